@@ -1,0 +1,97 @@
+"""Settings read from environment variables, in one place.
+
+Every other module asks `get_settings()` instead of reading `os.environ`, so a test (or a Space
+operator) changes behaviour by setting a variable, and the README documents one table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROMPT_LIBRARY = PROJECT_ROOT / "prompt_library"
+
+
+def _env_number(name: str, default: float, kind: type = int) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"Environment variable {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}.") from None
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the operator can configure. Field comments give the variable and the unit."""
+
+    home: Path  # PLAYGROUND_HOME: cache of offline models, generated images, library data
+    model: str  # PLAYGROUND_MODEL: default text-to-image model (Hub id, local folder or tiny-offline)
+    extra_models: tuple[str, ...]  # PLAYGROUND_MODELS: more models offered, comma-separated
+    allow_any_model: bool  # PLAYGROUND_ALLOW_ANY_MODEL=1: the API may name any Hub id or folder
+    scorer: str  # PLAYGROUND_SCORER: default CLIP scorer ("ARCH/TAG", "hf-hub:org/repo", ...)
+    offline: bool  # PLAYGROUND_OFFLINE=1: never contact the Hub, use the tiny offline models
+    hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
+    device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
+    library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file
+    max_images: int  # PLAYGROUND_MAX_IMAGES: images per comparison request
+    max_steps: int  # PLAYGROUND_MAX_STEPS: denoising steps per image
+    max_size: int  # PLAYGROUND_MAX_SIZE: width and height in pixels
+    max_batch: int  # PLAYGROUND_MAX_BATCH: images denoised together in one pipeline call
+    max_loaded_models: int  # PLAYGROUND_MAX_LOADED: pipelines kept in memory at once
+    queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
+
+    @property
+    def model_is_local(self) -> bool:
+        """True when the default model loads without the Hub (a folder, or HF_HUB_OFFLINE's cache)."""
+        return Path(self.model).is_dir() or _env_flag("HF_HUB_OFFLINE")
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the tiny offline models are built once and loaded from."""
+        return self.home / "models"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """Generated images; the only folder the app serves files from."""
+        return self.home / "outputs"
+
+    @property
+    def library_images_dir(self) -> Path:
+        """Images of preferred records, inside the served folder."""
+        return self.outputs_dir / "library"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "medical-prompt-playground"
+
+
+def get_settings() -> Settings:
+    """Read the settings now (cheap), so changes to the environment take effect."""
+    device = os.environ.get("PLAYGROUND_DEVICE", "").strip() or None
+    if device not in {None, "cpu", "cuda", "mps"}:
+        raise ValueError(f"PLAYGROUND_DEVICE must be cpu, cuda or mps, got {device!r}.")
+    return Settings(
+        home=Path(os.environ.get("PLAYGROUND_HOME") or default_home()),
+        model=os.environ.get("PLAYGROUND_MODEL", "").strip() or "stabilityai/sd-turbo",
+        extra_models=tuple(m.strip() for m in os.environ.get("PLAYGROUND_MODELS", "").split(",") if m.strip()),
+        allow_any_model=_env_flag("PLAYGROUND_ALLOW_ANY_MODEL"),
+        scorer=os.environ.get("PLAYGROUND_SCORER", "").strip() or "ViT-B-32/laion2b_s34b_b79k",
+        offline=_env_flag("PLAYGROUND_OFFLINE"),
+        hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
+        device=device,
+        library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or PROMPT_LIBRARY / "library" / "library.sqlite"),
+        max_images=_env_number("PLAYGROUND_MAX_IMAGES", 64),
+        max_steps=_env_number("PLAYGROUND_MAX_STEPS", 100),
+        max_size=_env_number("PLAYGROUND_MAX_SIZE", 1024),
+        max_batch=_env_number("PLAYGROUND_MAX_BATCH", 8),
+        max_loaded_models=_env_number("PLAYGROUND_MAX_LOADED", 2),
+        queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
+    )

@@ -1,0 +1,110 @@
+"""Files that leave the playground: PNGs that carry their settings, ZIPs and tables.
+
+PNG metadata uses AUTOMATIC1111's "parameters" text chunk, so a saved image opens in PNG Info
+tools (A1111, ComfyUI, civitai) with its prompt and settings. CSV cells that a spreadsheet would
+run as a formula are escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PARAM_RE = re.compile(r'\s*([\w][\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+
+
+def _quote(value: object) -> str:
+    """A1111's quoting: a value with a comma, colon, quote or newline becomes a JSON string."""
+    text = str(value)
+    return json.dumps(text) if any(ch in text for ch in ',:"\n') else text
+
+
+def a1111_parameters(row: Mapping) -> str:
+    """The ``parameters`` text for one result row (see generate.FRAME_COLUMNS)."""
+    fields = {
+        "Steps": row["steps"],
+        "Sampler": row["scheduler"],
+        "CFG scale": f"{float(row['guidance_scale']):g}",
+        "Seed": row["seed"],
+        "Size": f"{row['width']}x{row['height']}",
+        "Model": row["model_id"],
+        "Template": row["template_id"],
+        "Subject": row["subject"],
+    }
+    lines = [str(row["prompt"])]
+    if row.get("negative_prompt"):
+        lines.append(f"Negative prompt: {row['negative_prompt']}")
+    lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in fields.items()))
+    return "\n".join(lines)
+
+
+def parse_parameters(text: str) -> dict[str, str]:
+    """Read a ``parameters`` text back: ``prompt``, ``negative_prompt`` and every ``Key: value``."""
+    *head, last = text.strip().split("\n")
+    if not _PARAM_RE.match(last) or len(_PARAM_RE.findall(last)) < 3:
+        head, last = [*head, last], ""
+    prompt_lines, negative_lines, in_negative = [], [], False
+    for line in head:
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line[len("Negative prompt:") :].strip()
+        (negative_lines if in_negative else prompt_lines).append(line)
+    parsed = {"prompt": "\n".join(prompt_lines), "negative_prompt": "\n".join(negative_lines)}
+    for key, value in _PARAM_RE.findall(last):
+        parsed[key] = json.loads(value) if value.startswith('"') else value.strip()
+    return parsed
+
+
+def save_png(image: Image.Image, path: Path, parameters: str) -> Path:
+    """Write `image` as PNG with `parameters` in a tEXt chunk of that name."""
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG", pnginfo=info)
+    return path
+
+
+def read_parameters(path: Path) -> str:
+    with Image.open(path) as image:
+        return image.text["parameters"]  # type: ignore[attr-defined]
+
+
+def save_images(frame: pd.DataFrame, images: Sequence[Image.Image], folder: Path) -> list[Path]:
+    """Save every image of a result as ``NNN-rR-cC-sSEED.png`` with its parameters."""
+    return [
+        save_png(image, folder / f"{i:03d}-r{row.row}-c{row.column}-s{row.seed}.png", a1111_parameters(row._asdict()))
+        for i, (row, image) in enumerate(zip(frame.itertuples(index=False), images))
+    ]
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells starting with = + - @ tab or CR get a leading apostrophe (OWASP CSV injection)."""
+
+    def escape(value: object) -> object:
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+
+    return frame.map(escape)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    escape_formulas(frame).to_csv(path, index=False)
+    return path
+
+
+def write_zip(frame: pd.DataFrame, image_paths: Sequence[Path], path: Path) -> Path:
+    """A ZIP with every image and ``results.csv`` (one row per image, ``image_file`` naming it)."""
+    table = frame.copy()
+    table["image_file"] = [p.name for p in image_paths]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for image_path in image_paths:
+            archive.write(image_path, arcname=image_path.name)
+        archive.writestr("results.csv", escape_formulas(table).to_csv(index=False))
+    return path

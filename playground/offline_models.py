@@ -1,0 +1,138 @@
+"""Tiny random-weight models, built locally so the playground runs and is tested without the Hub.
+
+They use the real classes (diffusers UNet2DConditionModel / AutoencoderKL, transformers
+CLIPTextModel + CLIPTokenizer, an open_clip CLIP) with shapes from `offline_configs/*.json`.
+Each is built once, deterministically from the config's seed, into
+`PLAYGROUND_HOME/models/<id>-<config hash>/` in the layout a Hub repo has, and is then loaded
+from that folder by the very code that loads Hub models (`models.load_pipeline`,
+`models.load_scorer`). Their images are noise: they exercise the machinery, not medicine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
+TINY_PIPELINE_ID = "tiny-offline"
+TINY_SCORER_ID = "tiny-offline-clip"
+
+_build_lock = threading.Lock()
+
+
+def _read_config(model_id: str) -> tuple[dict, str]:
+    text = (CONFIG_DIR / f"{model_id}.json").read_text(encoding="utf-8")
+    return json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def clip_bpe_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """CLIP's vocabulary and merges, rebuilt from the BPE file open_clip ships.
+
+    This is the token order of open_clip's SimpleTokenizer, so ids agree with OpenAI's CLIP
+    tokenizer; the special tokens take transformers' spelling.
+    """
+    from open_clip.tokenizer import bytes_to_unicode, default_bpe
+
+    with gzip.open(default_bpe(), "rt", encoding="utf-8") as f:
+        merges = [tuple(line.split()) for line in f.read().split("\n")[1 : 49152 - 256 - 2 + 1]]
+    byte_tokens = list(bytes_to_unicode().values())
+    tokens = byte_tokens + [t + "</w>" for t in byte_tokens]
+    tokens += ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}, merges
+
+
+def _build_pipeline(config: dict, folder: Path) -> None:
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(config["seed"])
+    unet = UNet2DConditionModel(**config["unet"])
+    vae = AutoencoderKL(**config["vae"])
+    text_encoder = CLIPTextModel(CLIPTextConfig(**config["text_encoder"]))
+    vocab, merges = clip_bpe_vocab()
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    scheduler_cfg = dict(config["scheduler"])
+    scheduler_cls = getattr(diffusers, scheduler_cfg.pop("_class_name"))
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler_cls(**scheduler_cfg),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+
+
+@torch.no_grad()
+def _share_direction(model: torch.nn.Module, norm: float) -> None:
+    """Add one random direction of length `norm` to every text and image embedding.
+
+    The final LayerNorms' biases are set so that, after each projection, they contribute the same
+    vector; random-weight cosines then look like a trained CLIP's instead of straddling 0.
+    """
+    direction = torch.randn(model.text_projection.shape[1])
+    direction *= norm / direction.norm()
+    model.ln_final.bias.copy_(direction @ torch.linalg.pinv(model.text_projection))
+    model.visual.ln_post.bias.copy_(direction @ torch.linalg.pinv(model.visual.proj))
+
+
+def _build_clip(config: dict, folder: Path) -> None:
+    import open_clip
+    from safetensors.torch import save_file
+
+    torch.manual_seed(config["seed"])
+    model = open_clip.CLIP(**config["model_cfg"])
+    _share_direction(model, config["shared_direction_norm"])
+    save_file(model.state_dict(), folder / "open_clip_model.safetensors")
+    hf_config = {"model_cfg": config["model_cfg"], "preprocess_cfg": config["preprocess_cfg"]}
+    (folder / "open_clip_config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
+
+
+BUILDERS: dict[str, Callable[[dict, Path], None]] = {
+    TINY_PIPELINE_ID: _build_pipeline,
+    TINY_SCORER_ID: _build_clip,
+}
+
+
+def is_offline_model(model_id: str) -> bool:
+    return model_id in BUILDERS
+
+
+def ensure_built(model_id: str, models_dir: Path) -> Path:
+    """Return the folder of an offline model, building it first if this config never was.
+
+    The folder name carries a hash of the config, so editing a config builds a fresh model. The
+    build goes to a temporary folder renamed into place, so a crash never leaves half a model.
+    """
+    if model_id not in BUILDERS:
+        raise ValueError(f"Unknown offline model {model_id!r}; offline models: {sorted(BUILDERS)}.")
+    config, digest = _read_config(model_id)
+    folder = models_dir / f"{model_id}-{digest}"
+    with _build_lock:
+        if folder.is_dir():
+            return folder
+        models_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}-", dir=models_dir))
+        try:
+            with torch.random.fork_rng():
+                BUILDERS[model_id](config, tmp)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not folder.is_dir():
+                raise
+    return folder

@@ -1,0 +1,53 @@
+"""Samplers a comparison row may choose, by the names AUTOMATIC1111 users know.
+
+"default" keeps the model's own scheduler. Every run gets a fresh scheduler object, because
+diffusers schedulers keep per-run state (`set_timesteps`) and a cached pipeline is shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import diffusers
+
+DEFAULT = "default"
+
+# name -> (diffusers class, extra config)
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Euler": ("EulerDiscreteScheduler", {}),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {}),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "DDIM": ("DDIMScheduler", {}),
+    "PNDM": ("PNDMScheduler", {}),
+    "LMS": ("LMSDiscreteScheduler", {}),
+    "UniPC": ("UniPCMultistepScheduler", {}),
+}
+
+
+def names() -> list[str]:
+    return [DEFAULT, *SCHEDULERS]
+
+
+def check_name(name: str) -> None:
+    if name != DEFAULT and name not in SCHEDULERS:
+        raise ValueError(f"Unknown scheduler {name!r}; choose one of: {', '.join(names())}.")
+
+
+def make(name: str, base: Any) -> Any:
+    """A fresh scheduler called `name`, configured from the model's scheduler `base`."""
+    check_name(name)
+    if name == DEFAULT:
+        return type(base).from_config(base.config)
+    class_name, extra = SCHEDULERS[name]
+    return getattr(diffusers, class_name).from_config(base.config, **extra)
+
+
+def label(scheduler: Any) -> str:
+    """The A1111-style name of a scheduler object, or its class name when it has none."""
+    class_name = type(scheduler).__name__
+    karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+    for name, (cls, extra) in SCHEDULERS.items():
+        if cls == class_name and bool(extra.get("use_karras_sigmas", False)) == karras:
+            return name
+    return class_name

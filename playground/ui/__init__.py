@@ -1,0 +1,42 @@
+"""The Gradio app, assembled from one module per tab. No model, database or file logic here."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..config import get_settings
+from ..startup import Runtime, detect_runtime
+from ..templates import TemplateSet, load_templates
+from . import compare
+
+TITLE = "Medical Text-to-Image Prompt Playground"
+INTRO = (
+    f"# {TITLE}\n"
+    "What do general text-to-image models know about medicine? Put one subject through several "
+    "prompt templates and guidance settings, side by side on the same seeds, each image scored by CLIP."
+)
+
+
+def build_demo(runtime: Runtime | None = None, templates: TemplateSet | None = None) -> gr.Blocks:
+    """The whole app as a `gr.Blocks`, not launched (tests and app.py launch it)."""
+    runtime = runtime or detect_runtime()
+    templates = templates or load_templates()
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(INTRO)
+        if runtime.banner:
+            gr.Markdown(runtime.banner, elem_id="offline-banner")
+        with gr.Tab("Compare"):
+            compare.build(runtime, templates)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Where files may be served from: the generated-images folder, nothing else."""
+    settings = get_settings()
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    return {"allowed_paths": [str(settings.outputs_dir)]}
+
+
+def queued(demo: gr.Blocks) -> gr.Blocks:
+    """The queue a public Space needs: bounded size, one generation at a time by default."""
+    return demo.queue(max_size=get_settings().queue_size, default_concurrency_limit=1)

@@ -1,0 +1,237 @@
+"""The Compare tab: one subject through up to 4 prompts x 4 guidance settings, same seeds.
+
+Handlers are thin: they turn widget values into a `Comparison`, call
+`workflow.compare_to_folder`, and lay the result out. Every event has an `api_name`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from .. import schedulers
+from ..config import get_settings
+from ..generate import MAX_COLUMNS, Column, Comparison, GuidanceSetting
+from ..library import Library
+from ..startup import Runtime
+from ..templates import TemplateSet
+from ..workflow import compare_to_folder, mean_scores
+from .common import on_gpu, text, user_errors
+
+OFF = "off"
+FREE = "free"
+SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt"]
+DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, ""], [7.5, 20, schedulers.DEFAULT, ""]]
+DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
+EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
+TABLE_COLUMNS = ["column", "row", "template_id", "setting", "seed", "clip_prompt", "clip_subject", "best_in_row", "prompt"]
+
+
+def fill_prompt(subject: str, template_id: str, current: str, templates: TemplateSet) -> str:
+    """The prompt a column shows: its template filled with the subject; free text stays as typed."""
+    if template_id == OFF:
+        return ""
+    if template_id == FREE:
+        return current
+    return templates[template_id].fill(subject) if subject.strip() else templates[template_id].text
+
+
+def sync_prompt(subject: str, filled_for: str, template_id: str, current: str, templates: TemplateSet) -> str:
+    """Refill a template column for a new subject unless the user edited its prompt.
+
+    A prompt counts as unedited when it is the template filled with `filled_for`, the subject it
+    was last filled for; edits survive a change of subject.
+    """
+    if template_id in (OFF, FREE):
+        return fill_prompt(subject, template_id, current, templates)
+    unedited = not current.strip() or current == fill_prompt(filled_for, template_id, "", templates)
+    return fill_prompt(subject, template_id, current, templates) if unedited else current
+
+
+def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
+    """Guidance rows from the settings table; blank rows are skipped, bad cells named."""
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table, columns=SETTINGS_HEADERS)
+    settings = []
+    for number, row in enumerate(frame.itertuples(index=False), start=1):
+        values = dict(zip(SETTINGS_HEADERS, row))
+        if all(str(v).strip() in ("", "nan", "None") for v in values.values()):
+            continue
+        try:
+            guidance, steps = float(values["guidance_scale"]), float(values["steps"])
+        except (TypeError, ValueError):
+            raise ValueError(f"Settings row {number}: guidance_scale and steps must be numbers.") from None
+        if steps != int(steps):
+            raise ValueError(f"Settings row {number}: steps must be a whole number, got {steps:g}.")
+        scheduler = str(values["scheduler"] or schedulers.DEFAULT).strip()
+        negative = "" if pd.isna(values["negative_prompt"]) else str(values["negative_prompt"])
+        settings.append(GuidanceSetting(guidance, int(steps), scheduler, negative))
+    if not settings:
+        raise ValueError("Add at least one guidance setting row.")
+    return settings
+
+
+def build_comparison(
+    subject: str, model: str, column_values: Sequence[str], settings_table, images_per_cell: float, seed: float,
+    runtime: Runtime, templates: TemplateSet,
+) -> Comparison:
+    """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt."""
+    if model not in runtime.models and not get_settings().allow_any_model:
+        raise ValueError(f"Model {model!r} is not offered here; choose one of: {', '.join(runtime.models)}.")
+    columns = []
+    for template_id, prompt in zip(column_values[::2], column_values[1::2]):
+        if template_id == OFF:
+            continue
+        negative = "" if template_id == FREE else templates[template_id].negative_prompt
+        columns.append(Column(prompt or "", template_id, negative))
+    if seed is None or images_per_cell is None or seed != int(seed) or images_per_cell != int(images_per_cell):
+        raise ValueError("Seed and images per cell must be whole numbers.")
+    comparison = Comparison(
+        subject=subject or "", columns=columns, settings=parse_settings(settings_table),
+        images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model,
+    )
+    comparison.check_inputs()
+    return comparison
+
+
+def caption(row: pd.Series) -> str:
+    star = " ★ best in row" if row["best_in_row"] else ""
+    return f"CLIP {row['clip_prompt']:.1f}{star} · c{row['column'] + 1} {row['template_id']} · {row['setting']} · seed {row['seed']}"
+
+
+def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
+    columns = frame.drop_duplicates("column").sort_values("column")
+    rows = frame.drop_duplicates("row").sort_values("row")
+    lines = [f"**Grid:** each line is a guidance setting; left to right, {images_per_cell} seed(s) per prompt column."]
+    lines += [f"- column c{c.column + 1}: `{text(c.template_id)}`: {text(c.prompt)}" for c in columns.itertuples()]
+    lines += [f"- row {r.row + 1}: {text(r.setting)}" for r in rows.itertuples()]
+    return "\n".join(lines)
+
+
+def build(runtime: Runtime, templates: TemplateSet) -> None:
+    """Lay out the Compare tab inside the current Blocks and wire its events."""
+    template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
+
+    @on_gpu
+    def _generate_on_device(comparison: Comparison, scorer: str, progress_cb):
+        return compare_to_folder(comparison, scorer, progress=progress_cb)
+
+    @user_errors
+    def generate(
+        subject: str, model: str, scorer: str,
+        template_1: str, prompt_1: str, template_2: str, prompt_2: str,
+        template_3: str, prompt_3: str, template_4: str, prompt_4: str,
+        settings: pd.DataFrame, images_per_cell: float, seed: float, progress=gr.Progress(),
+    ):
+        """Generate the grid; template_N is a template id, 'free' or 'off', prompt_N its prompt."""
+        column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
+        if scorer not in runtime.scorers:
+            raise ValueError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
+        comparison = build_comparison(
+            subject, model, column_values, settings, images_per_cell, seed, runtime, templates
+        )
+        saved = _generate_on_device(
+            comparison, scorer, lambda done, total: progress((done, total), desc="Denoising", unit="image-steps")
+        )
+        frame = saved.frame
+        gallery = [(path, caption(row)) for path, (_, row) in zip(frame["image_path"], frame.iterrows())]
+        return (
+            gr.Gallery(value=gallery, columns=len(comparison.columns) * comparison.images_per_cell),
+            legend(frame, comparison.images_per_cell),
+            mean_scores(frame),
+            frame[TABLE_COLUMNS].round(2),
+            str(saved.zip_path),
+            frame,
+        )
+
+    @user_errors
+    def prefer(frame: pd.DataFrame | None, index: float | None, note: str = "") -> str:
+        if frame is None or frame.empty:
+            raise ValueError("Generate a comparison first, then pick an image to prefer.")
+        if index is None or index != int(index) or not 0 <= int(index) < len(frame):
+            raise ValueError(f"Pick an image number between 0 and {len(frame) - 1}, got {index}.")
+        row = frame.iloc[int(index)]
+        with Image.open(row["image_path"]) as image:
+            image.load()
+            logged = Library().log(
+                {**row.to_dict(), "note": note or ""}, image,
+                scores={k: row[k] for k in ("clip_prompt", "clip_subject")},
+            )
+        verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
+        return f"{verb} #{logged.id} (votes: {logged.votes})."
+
+    def select_image(evt: gr.SelectData) -> int:
+        return evt.index
+
+    with gr.Row():
+        subject = gr.Textbox(label="Medical subject", value=EXAMPLE_SUBJECTS[0], scale=3, elem_id="subject")
+        model = gr.Dropdown(list(runtime.models), value=runtime.models[0], label="Model", scale=2)
+        scorer = gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0], label="CLIP scorer", scale=2)
+    with gr.Row():
+        example_buttons = [gr.Button(s, size="sm", elem_classes=["example-subject"]) for s in EXAMPLE_SUBJECTS]
+    column_widgets: list[gr.components.Component] = []
+    with gr.Row():
+        for i, template_id in enumerate(DEFAULT_TEMPLATES[:MAX_COLUMNS]):
+            with gr.Column(min_width=200):
+                choice = gr.Dropdown(template_choices, value=template_id, label=f"Column {i + 1} template")
+                prompt = gr.Textbox(
+                    value=fill_prompt(EXAMPLE_SUBJECTS[0], template_id, "", templates),
+                    label=f"Column {i + 1} prompt (editable)", lines=3,
+                )
+                column_widgets += [choice, prompt]
+    with gr.Row():
+        settings_table = gr.Dataframe(
+            value=pd.DataFrame(DEFAULT_SETTINGS, columns=SETTINGS_HEADERS),
+            headers=SETTINGS_HEADERS, datatype=["number", "number", "str", "str"],
+            label=f"Guidance settings, one row each (schedulers: {', '.join(schedulers.names())})",
+            interactive=True, scale=3,
+        )
+        with gr.Column(scale=1):
+            images_per_cell = gr.Slider(1, 4, value=2, step=1, label="Images per cell")
+            seed = gr.Number(value=0, precision=0, label="Base seed")
+            run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+
+    legend_md = gr.Markdown()
+    gallery = gr.Gallery(label="Images (CLIP score under each)", columns=4, elem_id="grid", object_fit="contain")
+    with gr.Row():
+        selected = gr.Number(label="Selected image #", precision=0, value=0, elem_id="selected")
+        note = gr.Textbox(label="Note (optional)", scale=2)
+        prefer_button = gr.Button("Prefer: log to library", elem_id="prefer")
+    prefer_status = gr.Markdown(elem_id="prefer-status")
+    plot = gr.BarPlot(
+        x="cell", y="clip_prompt", color="template_id", title="Mean CLIP score per prompt x setting",
+        x_title="prompt column | guidance setting", y_title="CLIP score (0-100)", x_label_angle=-30,
+    )
+    table = gr.Dataframe(label="Results", interactive=False, elem_id="results")
+    download = gr.File(label="Download: images + results.csv (ZIP)")
+    result_state = gr.State()
+
+    inputs = [subject, model, scorer, *column_widgets, settings_table, images_per_cell, seed]
+    outputs = [gallery, legend_md, plot, table, download, result_state]
+    gallery.select(select_image, None, selected, api_name=False)
+    prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
+
+    def sync(subject_value: str, filled_for: str, *values: str) -> list[str]:
+        prompts = [
+            sync_prompt(subject_value, filled_for, template_id, current, templates)
+            for template_id, current in zip(values[::2], values[1::2])
+        ]
+        return [*prompts, subject_value]
+
+    prompts = column_widgets[1::2]
+    filled_for = gr.State(EXAMPLE_SUBJECTS[0])
+    sync_inputs, sync_outputs = [subject, filled_for, *column_widgets], [*prompts, filled_for]
+    # Generate first brings template prompts up to date with the subject (typing may still be in
+    # flight), then generates with what the boxes show.
+    run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(generate, inputs, outputs, api_name="compare")
+    subject.input(sync, sync_inputs, sync_outputs, api_name=False, trigger_mode="always_last")
+    for choice, prompt in zip(column_widgets[::2], prompts):
+        choice.change(
+            lambda s, t, p: fill_prompt(s, t, p, templates), [subject, choice, prompt], prompt, api_name=False
+        )
+    for button, example in zip(example_buttons, EXAMPLE_SUBJECTS):
+        button.click(lambda example=example: example, None, subject, api_name=False).then(
+            sync, sync_inputs, sync_outputs, api_name=False
+        ).then(generate, inputs, outputs, api_name=False)

@@ -1,0 +1,67 @@
+"""The Compare workflow as one call: generate, score, mark the best, save PNGs and a ZIP.
+
+The Gradio tab, the benchmark's app path and a notebook all call `compare_to_folder`, so what the
+UI shows is exactly what the library API returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from .config import get_settings
+from .export import save_images, write_zip
+from .generate import Comparison, ProgressFn, run
+from .models import load_scorer
+from .scoring import add_clip_scores
+
+
+@dataclass
+class SavedComparison:
+    """A scored comparison on disk: `frame` gains `best_in_row` and `image_path` columns."""
+
+    frame: pd.DataFrame
+    images: list[Image.Image]
+    folder: Path
+    zip_path: Path
+
+
+def new_run_folder(root: Path | None = None) -> Path:
+    """A fresh folder under the outputs folder, named by UTC time and a random suffix."""
+    root = root or get_settings().outputs_dir
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = root / f"{stamp}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def best_in_row(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.Series:
+    """True for the image with the highest `score` in each grid row (first one on ties)."""
+    best = frame.groupby("row")[score].idxmax()
+    return frame.index.isin(best.values)
+
+
+def mean_scores(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.DataFrame:
+    """Mean `score` per template column x guidance setting, one row per grid cell, for a plot."""
+    cells = frame.groupby(["row", "column", "template_id", "setting"], as_index=False)[score].mean()
+    cells["cell"] = "c" + (cells["column"] + 1).astype(str) + " " + cells["template_id"] + " | " + cells["setting"]
+    return cells
+
+
+def compare_to_folder(
+    comparison: Comparison, scorer_id: str, folder: Path | None = None, progress: ProgressFn | None = None
+) -> SavedComparison:
+    """Generate and score `comparison`, then save each PNG (with parameters) and a ZIP of all."""
+    result = add_clip_scores(run(comparison, progress), load_scorer(scorer_id))
+    folder = folder or new_run_folder()
+    frame = result.frame
+    frame["best_in_row"] = best_in_row(frame)
+    paths = save_images(frame, result.images, folder)
+    frame["image_path"] = [str(p) for p in paths]
+    zip_path = write_zip(frame.drop(columns=["image_path"]), paths, folder / "comparison.zip")
+    return SavedComparison(frame, result.images, folder, zip_path)

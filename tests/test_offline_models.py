@@ -1,0 +1,80 @@
+"""The tiny offline models: fast, deterministic, and loaded by the same code as Hub models."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from playground import TINY_PIPELINE_ID, TINY_SCORER_ID, load_pipeline
+from playground.config import get_settings
+from playground.models import resolve_pipeline_source
+from playground.offline_models import ensure_built
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_builds_in_under_five_seconds_and_deterministically(tmp_path):
+    ensure_built(TINY_PIPELINE_ID, tmp_path / "warm")  # imports paid here, not in the timing
+    began = time.perf_counter()
+    first = ensure_built(TINY_PIPELINE_ID, tmp_path / "a")
+    ensure_built(TINY_SCORER_ID, tmp_path / "a")
+    assert time.perf_counter() - began < 5
+    second = ensure_built(TINY_PIPELINE_ID, tmp_path / "b")
+    weights_a = load_file(first / "unet" / "diffusion_pytorch_model.safetensors")
+    weights_b = load_file(second / "unet" / "diffusion_pytorch_model.safetensors")
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_second_call_reuses_the_built_folder(tmp_path):
+    folder = ensure_built(TINY_PIPELINE_ID, tmp_path)
+    stamp = folder.stat().st_mtime_ns
+    assert ensure_built(TINY_PIPELINE_ID, tmp_path) == folder
+    assert folder.stat().st_mtime_ns == stamp
+
+
+def test_pipeline_is_cached_between_requests():
+    assert load_pipeline(TINY_PIPELINE_ID) is load_pipeline(TINY_PIPELINE_ID)
+
+
+def test_tokenizer_vocabulary_matches_open_clip():
+    import open_clip
+
+    pipe = load_pipeline(TINY_PIPELINE_ID)
+    text = "A histopathological image of Graves' disease"
+    ours = pipe.tokenizer(text).input_ids
+    theirs = open_clip.get_tokenizer("ViT-B-32")([text])[0]
+    assert ours == theirs[: len(ours)].tolist()
+
+
+def test_a_saved_folder_loads_like_the_offline_id(tmp_path):
+    folder = Path(resolve_pipeline_source(TINY_PIPELINE_ID))
+    assert folder.parent == get_settings().models_dir
+    copy = shutil.copytree(folder, tmp_path / "my-model")
+    pipe = load_pipeline(str(copy))
+    assert pipe is not load_pipeline(TINY_PIPELINE_ID)
+    assert type(pipe).__name__ == "StableDiffusionPipeline"
+
+
+def test_a_hub_id_loads_from_the_hub_cache_through_the_hub_code_path(tmp_path):
+    """With HF_HUB_OFFLINE=1, a Hub id resolves through huggingface_hub's cache layout."""
+    source = Path(resolve_pipeline_source(TINY_PIPELINE_ID))
+    repo = tmp_path / "hub" / "models--playground-tests--tiny-sd"
+    commit = "0" * 40
+    shutil.copytree(source, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    script = (
+        "from playground import load_pipeline\n"
+        "pipe = load_pipeline('playground-tests/tiny-sd')\n"
+        "print(type(pipe).__name__, pipe.unet.config.sample_size)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["StableDiffusionPipeline", "32"]

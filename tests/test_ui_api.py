@@ -1,0 +1,75 @@
+"""The Compare tab through its API (gradio_client), as a script or another app would call it."""
+
+import zipfile
+
+import pandas as pd
+import pytest
+from gradio_client.exceptions import AppError
+
+from playground.export import parse_parameters, read_parameters
+from playground.library import Library
+
+SETTINGS = {"headers": ["guidance_scale", "steps", "scheduler", "negative_prompt"],
+            "data": [[4.0, 3, "default", ""], [7.5, 3, "DPM++ 2M", "blurry"]]}
+
+
+def call_compare(client, **overrides):
+    values = dict(
+        subject="melanoma", template_1="photo-short", prompt_1="A photo of melanoma",
+        template_2="histopathology-detailed", prompt_2="A histopathological image of melanoma, H&E",
+        template_3="off", prompt_3="", template_4="off", prompt_4="", settings=SETTINGS, images_per_cell=2, seed=7,
+    )
+    values.update(overrides)
+    return client.predict(**values, api_name="/compare")
+
+
+def test_compare_returns_scored_grid_table_plot_and_zip(client):
+    gallery, legend, plot, table, zip_path = call_compare(client)
+    items = gallery["value"] if isinstance(gallery, dict) else gallery
+    assert len(items) == 8
+    assert all(item["caption"].startswith("CLIP ") for item in items)
+    assert sum("★ best in row" in item["caption"] for item in items) == 2
+    frame = pd.DataFrame(table["data"], columns=table["headers"])
+    assert len(frame) == 8 and frame["clip_prompt"].between(0, 100).all()
+    assert sorted(set(frame["seed"])) == [7, 8]
+    assert len(plot["data"]) == 4  # one bar per prompt x setting
+    assert "photo-short" in legend and "CFG 7.5" in legend
+
+    parsed = parse_parameters(read_parameters(items[-1]["image"]))
+    assert parsed["prompt"] == "A histopathological image of melanoma, H&E"
+    assert parsed["Negative prompt" if "Negative prompt" in parsed else "negative_prompt"].endswith("blurry")
+    assert (parsed["Steps"], parsed["CFG scale"], parsed["Sampler"], parsed["Seed"]) == ("3", "7.5", "DPM++ 2M", "8")
+
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        csv = pd.read_csv(archive.open("results.csv"))
+    assert len([n for n in names if n.endswith(".png")]) == 8 and len(csv) == 8
+    assert set(csv["image_file"]) == {n for n in names if n.endswith(".png")}
+
+
+def test_prefer_logs_the_chosen_image_to_the_library(client):
+    call_compare(client, subject="lung adenocarcinoma", prompt_1="A photo of lung adenocarcinoma")
+    message = client.predict(index=1, note="clear glands", api_name="/prefer")
+    assert message.startswith("Saved to the library as record #")
+    record_id = int(message.split("#")[1].split()[0])
+    frame = Library().to_frame().set_index("id")
+    assert frame.loc[record_id, "subject"] == "lung adenocarcinoma"
+    assert frame.loc[record_id, "note"] == "clear glands" and frame.loc[record_id, "seed"] == 8
+    again = client.predict(index=1, note="", api_name="/prefer")
+    assert again == f"Already in the library: one more vote for record #{record_id} (votes: 2)."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"subject": "   "}, "subject is empty"),
+        ({"model": "someone/else"}, "someone/else"),
+        ({"settings": {**SETTINGS, "data": [[4.0, 0, "default", ""]]}}, "steps must be between 1"),
+        ({"images_per_cell": 4}, "asks for 16 images; the limit is 10"),
+        ({"seed": -5}, "Seeds must lie in 0"),
+    ],
+)
+def test_bad_input_gives_a_plain_error(client, monkeypatch, overrides, message):
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGES", "10")  # the server reads its limits per request
+    with pytest.raises(AppError, match=message):
+        call_compare(client, **overrides)
