@@ -41,11 +41,13 @@ class Settings:
     hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
     library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file
+    library_hub_repo: str | None  # LIBRARY_HUB_REPO: dataset repo the library is shared through
     max_images: int  # PLAYGROUND_MAX_IMAGES: images per comparison request
     max_steps: int  # PLAYGROUND_MAX_STEPS: denoising steps per image
     max_size: int  # PLAYGROUND_MAX_SIZE: width and height in pixels
     max_batch: int  # PLAYGROUND_MAX_BATCH: images denoised together in one pipeline call
     max_loaded_models: int  # PLAYGROUND_MAX_LOADED: pipelines kept in memory at once
+    max_upload_mb: int  # PLAYGROUND_MAX_UPLOAD_MB: largest file a visitor may upload (library import)
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
 
     @property
@@ -62,6 +64,11 @@ class Settings:
     def outputs_dir(self) -> Path:
         """Generated images; the only folder the app serves files from."""
         return self.home / "outputs"
+
+    @property
+    def library_hub_dir(self) -> Path:
+        """JSONL files waiting for (or already in) the Hub dataset repo."""
+        return self.home / "library_hub"
 
     @property
     def library_images_dir(self) -> Path:
@@ -88,10 +95,12 @@ def get_settings() -> Settings:
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,
         library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or PROMPT_LIBRARY / "library" / "library.sqlite"),
+        library_hub_repo=os.environ.get("LIBRARY_HUB_REPO", "").strip() or None,
         max_images=_env_number("PLAYGROUND_MAX_IMAGES", 64),
         max_steps=_env_number("PLAYGROUND_MAX_STEPS", 100),
         max_size=_env_number("PLAYGROUND_MAX_SIZE", 1024),
         max_batch=_env_number("PLAYGROUND_MAX_BATCH", 8),
         max_loaded_models=_env_number("PLAYGROUND_MAX_LOADED", 2),
+        max_upload_mb=_env_number("PLAYGROUND_MAX_UPLOAD_MB", 10),
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
     )

@@ -22,7 +22,7 @@ from .config import Settings, get_settings
 from .models import load_pipeline, load_scorer
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
 from .scoring import add_clip_scores
-from .templates import TemplateSet, load_templates
+from .templates import Column, TemplateSet, load_templates
 
 MAX_COLUMNS = 4
 MAX_SETTINGS = 4
@@ -34,6 +34,7 @@ FRAME_COLUMNS = {
     "column": "0-based column of the grid (which prompt)",
     "row": "0-based row of the grid (which guidance setting)",
     "template_id": "template the prompt came from, or 'free' for a typed prompt",
+    "modality": "the template's modality (histopathology, x-ray, ...); empty for a free prompt",
     "prompt": "the filled prompt sent to the model",
     "negative_prompt": "negative prompt used (template's and setting's, joined)",
     "setting": "human-readable label of the guidance setting",
@@ -48,15 +49,6 @@ FRAME_COLUMNS = {
 }
 
 ProgressFn = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One grid column: a filled prompt, from a template or typed freely."""
-
-    prompt: str
-    template_id: str = "free"
-    negative_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,9 +91,7 @@ class Comparison:
     ) -> Comparison:
         """A comparison whose columns are library templates filled with `subject`."""
         templates = templates or load_templates()
-        columns = [
-            Column(templates[tid].fill(subject), tid, templates[tid].negative_prompt) for tid in template_ids
-        ]
+        columns = [templates[tid].column(subject) for tid in template_ids]
         return cls(subject=subject, columns=columns, **kwargs)
 
     @property
@@ -277,7 +267,7 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                 column = comparison.columns[c]
                 rows.append({
                     "subject": comparison.subject.strip(), "column": c, "row": row_index,
-                    "template_id": column.template_id, "prompt": prompt, "negative_prompt": negative,
+                    "template_id": column.template_id, "modality": column.modality, "prompt": prompt, "negative_prompt": negative,
                     "setting": setting.label, "model_id": comparison.model_id, "scheduler": sampler,
                     "steps": setting.steps, "guidance_scale": float(setting.guidance_scale), "seed": seed,
                     "width": image.width, "height": image.height, "seconds": seconds,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,8 @@ import pandas as pd
 from PIL import Image
 
 from .config import get_settings
-from .export import a1111_parameters, save_png
+from .export import a1111_parameters, save_png, write_csv
+from .hub_sync import mirror_for, pull
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -30,9 +33,10 @@ BUSY_TIMEOUT_S = 30.0
 IDENTITY_FIELDS = (
     "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
 )
-RECORD_FIELDS = (
-    "author", "subject", "template_id", *IDENTITY_FIELDS, "note",
-)
+RECORD_FIELDS = ("author", "subject", "template_id", "modality", *IDENTITY_FIELDS, "note")
+OPTIONAL_FIELDS = ("author", "note", "modality")
+SORTS = {"votes": "votes DESC, created DESC", "score": "score DESC, votes DESC", "date": "created DESC, id DESC", "oldest": "id"}
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
 
@@ -71,6 +75,11 @@ def m001_records(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX records_votes ON records(votes)")
+
+
+@migration
+def m002_modality(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN modality TEXT NOT NULL DEFAULT ''")
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -118,10 +127,13 @@ class Logged:
 class Library:
     """A prompt library stored at `path`, its images in `images_dir` (a folder the app serves)."""
 
-    def __init__(self, path: Path | None = None, images_dir: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, images_dir: Path | None = None, on_change: Callable[[dict], None] | None = None
+    ) -> None:
         settings = get_settings()
         self.path = Path(path or settings.library_path)
         self.images_dir = Path(images_dir or settings.library_images_dir)
+        self.on_change = on_change  # called with the record's JSON after each committed write
 
     def connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,38 +162,227 @@ class Library:
             image: saved as PNG with its parameters, named by the content hash.
             scores: e.g. ``{"clip_prompt": 27.1}``; stored as JSON.
         """
-        missing = [name for name in RECORD_FIELDS if name not in record and name not in ("author", "note")]
-        if missing:
-            raise ValueError(f"A library record needs {', '.join(missing)}.")
-        digest = content_hash(record)
-        image_file = ""
+        values = row_values(record, "new record", scores=scores, tags=tags)
         if image is not None:
-            image_file = f"{digest[:24]}.png"
-            target = self.images_dir / image_file
+            values["image_file"] = f"{values['content_hash'][:24]}.png"
+            target = self.images_dir / values["image_file"]
             if not target.exists():
                 tmp = target.with_suffix(f".{os.getpid()}.tmp")
                 save_png(image, tmp, a1111_parameters(record))
                 os.replace(tmp, target)
-        values = {name: record.get(name, "") for name in RECORD_FIELDS}
-        values["guidance_scale"] = float(values["guidance_scale"])
-        values.update(
-            created=_now(), scores=json.dumps({k: float(v) for k, v in (scores or {}).items()}),
-            tags=json.dumps(list(tags or [])), image_file=image_file, content_hash=digest,
-        )
-        columns = ", ".join(values)
-        placeholders = ", ".join(f":{name}" for name in values)
         with self._db() as db, _immediate(db):
-            row = db.execute(
-                f"INSERT INTO records ({columns}) VALUES ({placeholders}) "
-                "ON CONFLICT(content_hash) DO UPDATE SET votes = votes + 1 RETURNING id, votes",
-                values,
-            ).fetchone()
+            row = db.execute(_insert_sql(values, "votes = votes + 1") + " RETURNING id, votes", values).fetchone()
+        self._changed(row["id"])
         return Logged(id=row["id"], created=row["votes"] == 1, votes=row["votes"])
 
-    def to_frame(self) -> pd.DataFrame:
-        """Every record, most voted first; `scores` and `tags` decoded from JSON."""
+    def upvote(self, record_id: int) -> int:
+        """One vote more for a record; returns its votes now."""
+        with self._db() as db, _immediate(db):
+            row = db.execute("UPDATE records SET votes = votes + 1 WHERE id = ? RETURNING votes", (record_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"There is no library record #{record_id}.")
+        self._changed(record_id)
+        return row["votes"]
+
+    def get(self, record_id: int) -> dict:
+        """One record as JSON-ready values (scores and tags decoded)."""
         with self._db() as db:
-            frame = pd.read_sql_query("SELECT * FROM records ORDER BY votes DESC, created DESC, id DESC", db)
+            row = db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"There is no library record #{record_id}.")
+        return _decoded(dict(row))
+
+    def _changed(self, record_id: int) -> None:
+        if self.on_change:
+            self.on_change(self.get(record_id))
+
+    def to_frame(
+        self, text: str = "", modality: str = "", template_id: str = "", model_id: str = "", tag: str = "",
+        sort: str = "votes",
+    ) -> pd.DataFrame:
+        """Records matching every filter given, as a DataFrame (`scores`, `tags` decoded).
+
+        Args:
+            text: case-insensitive substring of the prompt, subject, note or tags.
+            modality, template_id, model_id: exact matches; tag: one of the record's tags.
+            sort: "votes", "score" (best CLIP score first), "date" (newest first) or "oldest".
+        """
+        if sort not in SORTS:
+            raise ValueError(f"Unknown sort {sort!r}; choose one of: {', '.join(SORTS)}.")
+        where, params = [], []
+        if text.strip():
+            like = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("prompt", "subject", "note", "tags")) + ")")
+            params += [like] * 4
+        for column, value in (("modality", modality), ("template_id", template_id), ("model_id", model_id)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(records.tags) WHERE json_each.value = ?)")
+            params.append(tag)
+        query = (
+            "SELECT *, COALESCE((SELECT MAX(value) FROM json_each(records.scores)), 0) AS score FROM records"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {SORTS[sort]}"
+        )
+        with self._db() as db:
+            frame = pd.read_sql_query(query, db, params=params)
         frame["scores"] = frame["scores"].map(json.loads)
         frame["tags"] = frame["tags"].map(json.loads)
         return frame
+
+    def export(self, path: Path, fmt: str | None = None) -> Path:
+        """Write every record to `path` as CSV (formula cells escaped), JSONL or Parquet."""
+        fmt = fmt or Path(path).suffix.lstrip(".")
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+        frame = self.to_frame(sort="oldest").drop(columns=["score"])
+        if fmt == "jsonl":
+            with open(path, "w", encoding="utf-8") as f:
+                for record in frame.to_dict("records"):
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif fmt == "csv":
+            flat = frame.assign(scores=frame["scores"].map(json.dumps), tags=frame["tags"].map(json.dumps))
+            write_csv(flat, Path(path))
+        else:
+            frame.assign(scores=frame["scores"].map(json.dumps), tags=frame["tags"].map(json.dumps)).to_parquet(path)
+        return Path(path)
+
+    def import_jsonl(self, path: Path) -> tuple[int, int]:
+        """Merge a JSONL export: new records are added, known ones keep the higher vote count.
+
+        Returns (added, merged). Any line that is not a valid record stops the import, naming the
+        line, before anything is written.
+        """
+        rows = []
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if line.strip():
+                    rows.append(_parse_line(line, f"{Path(path).name} line {number}"))
+        added = 0
+        with self._db() as db, _immediate(db):
+            for values in rows:
+                known = db.execute("SELECT 1 FROM records WHERE content_hash = ?", (values["content_hash"],)).fetchone()
+                db.execute(_insert_sql(values, "votes = MAX(votes, excluded.votes)"), values)
+                added += known is None
+        return added, len(rows) - added
+
+
+IMAGE_FILE_RE = re.compile(r"^[0-9a-f]{24}\.png$")
+
+
+def row_values(
+    record: Mapping, where: str, scores: Mapping | None = None, tags: list | None = None, **extra
+) -> dict:
+    """The `records` columns for one record, checked; `where` names it in errors.
+
+    An image file name is kept only if it is one this library writes (hash.png), so no record
+    can point outside the images folder.
+    """
+    missing = [name for name in RECORD_FIELDS if name not in record and name not in OPTIONAL_FIELDS]
+    if missing:
+        raise ValueError(f"{where}: a library record needs {', '.join(missing)}.")
+    values = {name: record.get(name) or "" for name in RECORD_FIELDS}
+    try:
+        values["guidance_scale"] = float(record["guidance_scale"])
+        for name in ("steps", "seed", "width", "height"):
+            values[name] = int(record[name])
+        score_values = {str(k): float(v) for k, v in dict(scores or {}).items()}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: a number field is not a number ({exc}).") from None
+    image_file = str(extra.get("image_file") or "")
+    values.update(
+        created=str(extra.get("created") or _now()),
+        scores=json.dumps(score_values),
+        tags=json.dumps([str(t) for t in (tags or [])]),
+        votes=max(1, int(extra.get("votes") or 1)),
+        image_file=image_file if IMAGE_FILE_RE.match(image_file) else "",
+        content_hash=content_hash(values),
+    )
+    return values
+
+
+def _parse_line(line: str, where: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a JSON object, found {type(record).__name__}.")
+    return row_values(
+        record, where, scores=record.get("scores"), tags=record.get("tags"),
+        created=record.get("created"), votes=record.get("votes"), image_file=record.get("image_file"),
+    )
+
+
+def _insert_sql(values: Mapping, on_conflict: str) -> str:
+    columns = ", ".join(values)
+    placeholders = ", ".join(f":{name}" for name in values)
+    return f"INSERT INTO records ({columns}) VALUES ({placeholders}) ON CONFLICT(content_hash) DO UPDATE SET {on_conflict}"
+
+
+def open_library() -> Library:
+    """The configured library; with LIBRARY_HUB_REPO set, every write is also queued for the Hub."""
+    settings = get_settings()
+    mirror = mirror_for(settings.library_hub_repo, settings.library_hub_dir) if settings.library_hub_repo else None
+    return Library(on_change=mirror.append if mirror else None)
+
+
+def pull_from_hub() -> tuple[int, int]:
+    """Seed the local library from LIBRARY_HUB_REPO; (added, merged)."""
+    repo = get_settings().library_hub_repo
+    if not repo:
+        raise ValueError("LIBRARY_HUB_REPO is not set; there is no dataset repo to pull from.")
+    return pull(repo, Library().import_jsonl)
+
+
+def _decoded(record: dict) -> dict:
+    record["scores"] = json.loads(record["scores"])
+    record["tags"] = json.loads(record["tags"])
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m playground.library list|export|import|pull``: the library for scripts."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m playground.library", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="print records as a table")
+    listing.add_argument("--text", default="", help="substring of prompt, subject, note or tags")
+    listing.add_argument("--modality", default="")
+    listing.add_argument("--template", default="")
+    listing.add_argument("--model", default="")
+    listing.add_argument("--tag", default="")
+    listing.add_argument("--sort", default="votes", choices=list(SORTS))
+    listing.add_argument("--limit", type=int, default=20)
+    exporting = commands.add_parser("export", help="write every record to a file")
+    exporting.add_argument("path", type=Path, help="output file; its suffix picks the format")
+    exporting.add_argument("--format", choices=EXPORT_FORMATS, default=None)
+    importing = commands.add_parser("import", help="merge a JSONL export")
+    importing.add_argument("path", type=Path)
+    commands.add_parser("pull", help="merge the records of LIBRARY_HUB_REPO")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            frame = Library().to_frame(args.text, args.modality, args.template, args.model, args.tag, args.sort)
+            columns = ["id", "votes", "score", "subject", "template_id", "model_id", "prompt"]
+            print(frame[columns].head(args.limit).to_string(index=False) if len(frame) else "No records.")
+        elif args.command == "export":
+            print(f"Wrote {Library().export(args.path, args.format)}")
+        elif args.command == "import":
+            added, merged = Library().import_jsonl(args.path)
+            print(f"Added {added} records, merged {merged} already known.")
+        else:
+            added, merged = pull_from_hub()
+            print(f"Added {added} records from the Hub, merged {merged} already known.")
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

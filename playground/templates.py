@@ -49,6 +49,16 @@ def fill(text: str, **values: str) -> str:
     return text.format_map({name: str(values[name]).strip() for name in needed})
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of a comparison grid: a filled prompt, from a template or typed freely."""
+
+    prompt: str
+    template_id: str = "free"
+    negative_prompt: str = ""
+    modality: str = ""
+
+
 class Template(BaseModel):
     """One prompt template as written in a YAML file."""
 
@@ -75,6 +85,10 @@ class Template(BaseModel):
 
     def fill(self, subject: str, **values: str) -> str:
         return fill(self.text, subject=subject, **values)
+
+    def column(self, subject: str, prompt: str | None = None) -> Column:
+        """A grid column for this template: its filled text (or an edited `prompt`) and metadata."""
+        return Column(prompt if prompt is not None else self.fill(subject), self.id, self.negative_prompt, self.modality)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,12 @@ from pathlib import Path
 from PIL import Image
 
 from playground.export import parse_parameters, read_parameters
-from playground.library import Library
+import json
+
+import pandas as pd
+import pytest
+
+from playground.library import MIGRATIONS, Library, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +33,7 @@ def record(i: int = 0, **overrides) -> dict:
 def test_schema_and_migrations(tmp_path):
     library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
     db = library.connect()
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(records)")]
     assert columns[:4] == ["id", "created", "author", "subject"] and "content_hash" in columns
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -87,3 +92,92 @@ def test_a_writer_killed_mid_write_leaves_a_sound_database(tmp_path):
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     seeds = [row[0] for row in db.execute("SELECT seed FROM records ORDER BY seed")]
     assert len(seeds) >= 51 and seeds == list(range(len(seeds)))  # every committed record, in order
+
+
+def test_an_old_database_is_upgraded_keeping_its_records(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO _migrations VALUES ('m001_records', 'then')")
+    db.execute(
+        "INSERT INTO records (created, subject, template_id, prompt, model_id, scheduler, steps, guidance_scale,"
+        " seed, width, height, content_hash) VALUES ('then', 's', 't', 'p', 'm', 'Euler', 2, 7.5, 0, 64, 64, 'h')"
+    )
+    db.close()
+    frame = Library(path, tmp_path / "images").to_frame()
+    assert frame["prompt"].tolist() == ["p"] and frame["modality"].tolist() == [""]
+
+
+@pytest.fixture
+def filled(tmp_path) -> Library:
+    library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
+    library.log(record(1, modality="histopathology", template_id="histopathology-short"), scores={"clip_prompt": 30.0},
+                tags=["teaching"])
+    library.log(record(2, modality="x-ray", template_id="xray-short", note="100% wrong_ish"), scores={"clip_prompt": 10.0})
+    library.log(record(3, modality="x-ray", template_id="xray-short", model_id="other/model"),
+                scores={"clip_prompt": 20.0})
+    library.upvote(2)
+    library.upvote(2)
+    return library
+
+
+def test_filters_and_sorts(filled):
+    assert filled.to_frame()["seed"].tolist()[0] == 2  # most votes first
+    assert filled.to_frame(sort="score")["seed"].tolist() == [1, 3, 2]
+    assert filled.to_frame(modality="x-ray")["seed"].tolist() == [2, 3]
+    assert filled.to_frame(model_id="other/model")["seed"].tolist() == [3]
+    assert filled.to_frame(template_id="histopathology-short", tag="teaching")["seed"].tolist() == [1]
+    assert filled.to_frame(text="100%")["seed"].tolist() == [2]  # % is literal, not a wildcard
+    assert filled.to_frame(text="ish")["seed"].tolist() == [2]
+    assert filled.to_frame(text="MELANOMA 3")["seed"].tolist() == [3]
+    with pytest.raises(ValueError, match="Unknown sort"):
+        filled.to_frame(sort="random")
+    with pytest.raises(ValueError, match="no library record #99"):
+        filled.upvote(99)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_exports_hold_every_record(filled, tmp_path, fmt):
+    path = filled.export(tmp_path / f"out.{fmt}")
+    reader = {"csv": pd.read_csv, "parquet": pd.read_parquet, "jsonl": lambda p: pd.read_json(p, lines=True)}[fmt]
+    assert sorted(reader(path)["seed"]) == [1, 2, 3]
+
+
+def test_jsonl_export_then_import_into_an_empty_store_gives_the_same_records(filled, tmp_path):
+    path = filled.export(tmp_path / "out.jsonl")
+    empty = Library(tmp_path / "copy.sqlite", tmp_path / "images")
+    assert empty.import_jsonl(path) == (3, 0)
+    assert empty.import_jsonl(path) == (0, 3)  # merging again adds nothing
+    keep = ["created", "subject", "prompt", "modality", "votes", "scores", "tags", "note", "content_hash"]
+    original = filled.to_frame(sort="oldest")[keep]
+    copy = empty.to_frame(sort="oldest")[keep]
+    pd.testing.assert_frame_equal(original, copy)
+
+
+def test_csv_export_escapes_formulas(tmp_path):
+    library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
+    library.log(record(prompt="=HYPERLINK(\"http://x\")", note="@SUM(A1)"))
+    table = pd.read_csv(library.export(tmp_path / "out.csv"))
+    assert table["prompt"][0] == "'=HYPERLINK(\"http://x\")" and table["note"][0] == "'@SUM(A1)"
+
+
+def test_import_names_the_bad_line_and_writes_nothing(tmp_path):
+    good = json.dumps(record(1))
+    path = tmp_path / "in.jsonl"
+    path.write_text(good + "\n" + json.dumps({**record(2), "steps": "many"}) + "\n")
+    library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
+    with pytest.raises(ValueError, match="in.jsonl line 2: a number field"):
+        library.import_jsonl(path)
+    path.write_text(good + "\n{not json\n")
+    with pytest.raises(ValueError, match="in.jsonl line 2: not valid JSON"):
+        library.import_jsonl(path)
+    assert library.to_frame().empty
+
+
+def test_an_imported_record_cannot_point_outside_the_images_folder(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({**record(1), "image_file": "../../etc/passwd"}) + "\n")
+    library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
+    library.import_jsonl(path)
+    assert library.to_frame()["image_file"].tolist() == [""]

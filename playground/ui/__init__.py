@@ -7,7 +7,7 @@ import gradio as gr
 from ..config import get_settings
 from ..startup import Runtime, detect_runtime
 from ..templates import TemplateSet, load_templates
-from . import compare
+from . import compare, library_tab
 
 TITLE = "Medical Text-to-Image Prompt Playground"
 INTRO = (
@@ -25,16 +25,18 @@ def build_demo(runtime: Runtime | None = None, templates: TemplateSet | None = N
         gr.Markdown(INTRO)
         if runtime.banner:
             gr.Markdown(runtime.banner, elem_id="offline-banner")
-        with gr.Tab("Compare"):
-            compare.build(runtime, templates)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Compare", id="compare"):
+                compare_inputs = compare.build(runtime, templates)
+            library_tab.build(runtime, templates, compare_inputs, tabs)
     return demo
 
 
 def launch_kwargs() -> dict:
-    """Where files may be served from: the generated-images folder, nothing else."""
+    """Files may be served from the generated-images folder only; uploads are size-limited."""
     settings = get_settings()
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
-    return {"allowed_paths": [str(settings.outputs_dir)]}
+    return {"allowed_paths": [str(settings.outputs_dir)], "max_file_size": f"{settings.max_upload_mb}mb"}
 
 
 def queued(demo: gr.Blocks) -> gr.Blocks:

@@ -7,6 +7,7 @@ Handlers are thin: they turn widget values into a `Comparison`, call
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
@@ -15,7 +16,7 @@ from PIL import Image
 from .. import schedulers
 from ..config import get_settings
 from ..generate import MAX_COLUMNS, Column, Comparison, GuidanceSetting
-from ..library import Library
+from ..library import open_library
 from ..startup import Runtime
 from ..templates import TemplateSet
 from ..workflow import compare_to_folder, mean_scores
@@ -84,8 +85,7 @@ def build_comparison(
     for template_id, prompt in zip(column_values[::2], column_values[1::2]):
         if template_id == OFF:
             continue
-        negative = "" if template_id == FREE else templates[template_id].negative_prompt
-        columns.append(Column(prompt or "", template_id, negative))
+        columns.append(Column(prompt or "") if template_id == FREE else templates[template_id].column(subject, prompt or ""))
     if seed is None or images_per_cell is None or seed != int(seed) or images_per_cell != int(images_per_cell):
         raise ValueError("Seed and images per cell must be whole numbers.")
     comparison = Comparison(
@@ -110,7 +110,45 @@ def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
     return "\n".join(lines)
 
 
-def build(runtime: Runtime, templates: TemplateSet) -> None:
+@dataclass
+class CompareInputs:
+    """The Compare tab's input widgets, so another tab can load a record into them."""
+
+    subject: gr.Textbox
+    model: gr.Dropdown
+    columns: list  # template dropdown, prompt textbox, for each of the 4 columns
+    settings_table: gr.Dataframe
+    images_per_cell: gr.Slider
+    seed: gr.Number
+    filled_for: gr.State
+
+    def components(self) -> list:
+        return [self.subject, self.model, *self.columns, self.settings_table, self.images_per_cell, self.seed,
+                self.filled_for]
+
+
+def record_to_inputs(record: dict, runtime: Runtime, templates: TemplateSet) -> list:
+    """Values for `CompareInputs.components()` that regenerate a library record (first image)."""
+    if record["model_id"] not in runtime.models:
+        raise ValueError(
+            f"Record #{record['id']} was made with {record['model_id']!r}, which is not offered here "
+            f"({', '.join(runtime.models)})."
+        )
+    negative = record["negative_prompt"]
+    if record["template_id"] in templates.templates:
+        template_id = record["template_id"]
+        template_negative = templates[template_id].negative_prompt
+        if template_negative and negative.startswith(template_negative):
+            negative = negative[len(template_negative):].lstrip(", ")  # generation joins it back
+    else:
+        template_id = FREE
+    columns = [template_id, record["prompt"]] + [OFF, ""] * (MAX_COLUMNS - 1)
+    scheduler = record["scheduler"] if record["scheduler"] in schedulers.names() else schedulers.DEFAULT
+    settings = pd.DataFrame([[record["guidance_scale"], record["steps"], scheduler, negative]], columns=SETTINGS_HEADERS)
+    return [record["subject"], record["model_id"], *columns, settings, 1, record["seed"], record["subject"]]
+
+
+def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
     """Lay out the Compare tab inside the current Blocks and wire its events."""
     template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
 
@@ -155,7 +193,7 @@ def build(runtime: Runtime, templates: TemplateSet) -> None:
         row = frame.iloc[int(index)]
         with Image.open(row["image_path"]) as image:
             image.load()
-            logged = Library().log(
+            logged = open_library().log(
                 {**row.to_dict(), "note": note or ""}, image,
                 scores={k: row[k] for k in ("clip_prompt", "clip_subject")},
             )
@@ -235,3 +273,4 @@ def build(runtime: Runtime, templates: TemplateSet) -> None:
         button.click(lambda example=example: example, None, subject, api_name=False).then(
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(generate, inputs, outputs, api_name=False)
+    return CompareInputs(subject, model, column_widgets, settings_table, images_per_cell, seed, filled_for)
