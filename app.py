@@ -4,9 +4,11 @@ Without the Hub (or with PLAYGROUND_OFFLINE=1) it starts on the tiny offline mod
 in a banner. Configuration: environment variables, see README.md.
 """
 
+from playground.startup import seed_library_in_background
 from playground.ui import build_demo, launch_kwargs, queued
 
 demo = build_demo()
 
 if __name__ == "__main__":
+    seed_library_in_background()
     queued(demo).launch(**launch_kwargs())

@@ -6,11 +6,16 @@ rather than hang; this module makes that decision without Gradio, so it is teste
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 
 from .config import Settings, get_settings
+from .library import pull_from_hub
 from .models import hub_problem
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,3 +59,21 @@ def detect_runtime(settings: Settings | None = None) -> Runtime:
         scorers=tuple(dict.fromkeys([settings.scorer, TINY_SCORER_ID])),
         banner=None,
     )
+
+
+def seed_library_in_background() -> threading.Thread | None:
+    """With LIBRARY_HUB_REPO set, merge the dataset's records into the local library without
+    delaying start; a failure is logged and the app serves the local library as it is."""
+    if not get_settings().library_hub_repo:
+        return None
+
+    def pull() -> None:
+        try:
+            added, merged = pull_from_hub()
+            logger.info("Library seeded from the Hub: %d new records, %d merged.", added, merged)
+        except Exception as exc:  # offline, private repo, bad file: the local library still works
+            logger.warning("Could not seed the library from the Hub: %s", exc)
+
+    thread = threading.Thread(target=pull, name="library-pull", daemon=True)
+    thread.start()
+    return thread

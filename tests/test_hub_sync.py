@@ -25,3 +25,27 @@ def test_each_logged_record_becomes_one_json_line_kept_while_the_hub_is_down(tmp
     copy = Library(tmp_path / "copy.sqlite", tmp_path / "images")
     assert copy.import_jsonl(mirror.file) == (2, 1)
     assert copy.to_frame(sort="oldest")["votes"].tolist() == [2, 1]
+
+
+def test_pull_merges_the_dataset_records_into_the_local_library(tmp_path):
+    """`python -m playground.library pull` through huggingface_hub's cache (HF_HUB_OFFLINE=1)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    commit = "1" * 40
+    repo = tmp_path / "hub" / "datasets--someone--prompt-library"
+    (repo / "snapshots" / commit / "records").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    lines = [json.dumps({**record(i), "votes": i + 1}) for i in range(2)]
+    (repo / "snapshots" / commit / "records" / "a.jsonl").write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
+           "LIBRARY_HUB_REPO": "someone/prompt-library", "PLAYGROUND_LIBRARY": str(tmp_path / "lib.sqlite")}
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "playground.library", "pull"], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Added 2 records from the Hub" in out.stdout
+    assert Library(tmp_path / "lib.sqlite").to_frame(sort="oldest")["votes"].tolist() == [1, 2]
