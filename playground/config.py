@@ -12,6 +12,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROMPT_LIBRARY = PROJECT_ROOT / "prompt_library"
+BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
 
 def _env_number(name: str, default: float, kind: type = int) -> float:
@@ -37,6 +38,7 @@ class Settings:
     extra_models: tuple[str, ...]  # PLAYGROUND_MODELS: more models offered, comma-separated
     allow_any_model: bool  # PLAYGROUND_ALLOW_ANY_MODEL=1: the API may name any Hub id or folder
     scorer: str  # PLAYGROUND_SCORER: default CLIP scorer ("ARCH/TAG", "hf-hub:org/repo", ...)
+    medical_scorer: str  # PLAYGROUND_MEDICAL_SCORER: the medical CLIP offered beside the general one
     offline: bool  # PLAYGROUND_OFFLINE=1: never contact the Hub, use the tiny offline models
     hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
@@ -91,6 +93,7 @@ def get_settings() -> Settings:
         extra_models=tuple(m.strip() for m in os.environ.get("PLAYGROUND_MODELS", "").split(",") if m.strip()),
         allow_any_model=_env_flag("PLAYGROUND_ALLOW_ANY_MODEL"),
         scorer=os.environ.get("PLAYGROUND_SCORER", "").strip() or "ViT-B-32/laion2b_s34b_b79k",
+        medical_scorer=os.environ.get("PLAYGROUND_MEDICAL_SCORER", "").strip() or BIOMEDCLIP,
         offline=_env_flag("PLAYGROUND_OFFLINE"),
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,

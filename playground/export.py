@@ -36,6 +36,7 @@ def a1111_parameters(row: Mapping) -> str:
         "Seed": row["seed"],
         "Size": f"{row['width']}x{row['height']}",
         "Model": row["model_id"],
+        "CLIP guidance": f"{float(row.get('clip_guidance_scale') or 0):g}",
         "Template": row["template_id"],
         "Subject": row["subject"],
     }

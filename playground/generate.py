@@ -19,6 +19,7 @@ from PIL import Image
 
 from . import schedulers
 from .config import Settings, get_settings
+from .guidance import ClipGuidance
 from .models import load_pipeline, load_scorer
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
 from .scoring import add_clip_scores
@@ -27,6 +28,7 @@ from .templates import Column, TemplateSet, load_templates
 MAX_COLUMNS = 4
 MAX_SETTINGS = 4
 MAX_SEED = 2**32 - 1
+MAX_CLIP_GUIDANCE = 10_000
 
 # The result table's columns, in order; scoring adds clip_prompt, clip_subject, clip_scorer.
 FRAME_COLUMNS = {
@@ -42,6 +44,7 @@ FRAME_COLUMNS = {
     "scheduler": "sampler name (A1111 style)",
     "steps": "denoising steps",
     "guidance_scale": "classifier-free guidance scale",
+    "clip_guidance_scale": "CLIP guidance strength (0 = off)",
     "seed": "seed of this image's generator",
     "width": "image width in pixels",
     "height": "image height in pixels",
@@ -59,10 +62,13 @@ class GuidanceSetting:
     steps: int = 20
     scheduler: str = schedulers.DEFAULT
     negative_prompt: str = ""
+    clip_guidance_scale: float = 0.0  # > 0: CLIP-guided sampling (see guidance.py); 100 is typical
 
     @property
     def label(self) -> str:
         parts = [f"CFG {self.guidance_scale:g}", f"{self.steps} steps", self.scheduler]
+        if self.clip_guidance_scale:
+            parts.insert(1, f"CLIP guidance {self.clip_guidance_scale:g}")
         if self.negative_prompt:
             parts.append("neg")
         return " · ".join(parts)
@@ -82,6 +88,7 @@ class Comparison:
     images_per_cell: int = 2
     base_seed: int = 0
     model_id: str = TINY_PIPELINE_ID
+    guidance_scorer_id: str = TINY_SCORER_ID  # the CLIP that steers rows with clip_guidance_scale > 0
     width: int | None = None  # None: the model's native size
     height: int | None = None
 
@@ -137,6 +144,11 @@ def _check_setting(row: int, setting: GuidanceSetting, limits: Settings) -> None
     scale = setting.guidance_scale
     if not math.isfinite(scale) or not 0 <= scale <= 50:
         raise ValueError(f"Row {row}: guidance scale must be a number between 0 and 50, got {scale}.")
+    clip_scale = setting.clip_guidance_scale
+    if not math.isfinite(clip_scale) or not 0 <= clip_scale <= MAX_CLIP_GUIDANCE:
+        raise ValueError(
+            f"Row {row}: CLIP guidance scale must be a number between 0 and {MAX_CLIP_GUIDANCE}, got {clip_scale}."
+        )
     schedulers.check_name(setting.scheduler)
 
 
@@ -231,6 +243,8 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
 
     # 3. Encode each distinct prompt once, shared by all rows
     encoder = _PromptEncoder(pipe)
+    if not encoder.takes_embeddings and any(s.clip_guidance_scale for s in comparison.settings):
+        raise ValueError(f"CLIP guidance needs a Stable Diffusion pipeline; {comparison.model_id!r} is a {type(pipe).__name__}.")
     counter = _StepCounter(
         sum(s.steps for s in comparison.settings) * len(comparison.columns) * comparison.images_per_cell, progress
     )
@@ -251,6 +265,12 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                 (comparison.columns[c].prompt, _joined(comparison.columns[c].negative_prompt, setting.negative_prompt))
                 for c, _ in batch
             ]
+            callback = counter.batch_callback(len(batch), setting.steps)
+            if setting.clip_guidance_scale:
+                callback = ClipGuidance(
+                    load_scorer(comparison.guidance_scorer_id), [p for p, _ in pairs], setting.clip_guidance_scale,
+                    seed=batch[0][1], then=callback,
+                )
             began = time.perf_counter()
             output = row_pipe(
                 **encoder.kwargs(pairs),
@@ -259,7 +279,7 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                 generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
                 width=comparison.width,
                 height=comparison.height,
-                callback_on_step_end=counter.batch_callback(len(batch), setting.steps),
+                callback_on_step_end=callback,
             )
             seconds = (time.perf_counter() - began) / len(batch)
             counter.finish_batch()
@@ -269,7 +289,8 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                     "subject": comparison.subject.strip(), "column": c, "row": row_index,
                     "template_id": column.template_id, "modality": column.modality, "prompt": prompt, "negative_prompt": negative,
                     "setting": setting.label, "model_id": comparison.model_id, "scheduler": sampler,
-                    "steps": setting.steps, "guidance_scale": float(setting.guidance_scale), "seed": seed,
+                    "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
+                    "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
                     "width": image.width, "height": image.height, "seconds": seconds,
                 })
                 images.append(image)

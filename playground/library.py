@@ -33,8 +33,8 @@ BUSY_TIMEOUT_S = 30.0
 IDENTITY_FIELDS = (
     "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
 )
-RECORD_FIELDS = ("author", "subject", "template_id", "modality", *IDENTITY_FIELDS, "note")
-OPTIONAL_FIELDS = ("author", "note", "modality")
+RECORD_FIELDS = ("author", "subject", "template_id", "modality", *IDENTITY_FIELDS, "clip_guidance_scale", "note")
+OPTIONAL_FIELDS = ("author", "note", "modality", "clip_guidance_scale")
 SORTS = {"votes": "votes DESC, created DESC", "score": "score DESC, votes DESC", "date": "created DESC, id DESC", "oldest": "id"}
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
@@ -82,6 +82,11 @@ def m002_modality(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE records ADD COLUMN modality TEXT NOT NULL DEFAULT ''")
 
 
+@migration
+def m003_clip_guidance(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN clip_guidance_scale REAL NOT NULL DEFAULT 0")
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Apply every migration not yet recorded, each in its own transaction."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
@@ -110,8 +115,12 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def content_hash(record: Mapping) -> str:
+    """SHA-256 of the prompt and settings; CLIP guidance joins only when on, so hashes of records
+    made before it existed stay valid."""
     identity = {name: record[name] for name in IDENTITY_FIELDS}
     identity["guidance_scale"] = float(identity["guidance_scale"])
+    if float(record.get("clip_guidance_scale") or 0):
+        identity["clip_guidance_scale"] = float(record["clip_guidance_scale"])
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -286,6 +295,7 @@ def row_values(
     values = {name: record.get(name) or "" for name in RECORD_FIELDS}
     try:
         values["guidance_scale"] = float(record["guidance_scale"])
+        values["clip_guidance_scale"] = float(record.get("clip_guidance_scale") or 0)
         for name in ("steps", "seed", "width", "height"):
             values[name] = int(record[name])
         score_values = {str(k): float(v) for k, v in dict(scores or {}).items()}

@@ -150,6 +150,9 @@ def load_pipeline(model_id: str, device: str | None = None):
         pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
         pipe.to(torch_device)
         pipe.set_progress_bar_config(disable=True)
+        for module in pipe.components.values():
+            if isinstance(module, torch.nn.Module):
+                module.requires_grad_(False)  # inference only; CLIP guidance differentiates latents alone
         return pipe
 
     return _pipelines.get((model_id, str(torch_device), dtype), load, get_settings().max_loaded_models)
@@ -191,7 +194,7 @@ def load_scorer(scorer_id: str, device: str | None = None) -> ClipScorer:
         model, _, preprocess = open_clip.create_model_and_transforms(
             model_name, pretrained=pretrained, precision=precision, device=torch_device
         )
-        model.eval()
+        model.eval().requires_grad_(False)
         tokenizer = open_clip.get_tokenizer(model_name)
         return ClipScorer(scorer_id, model, preprocess, tokenizer, torch_device, open_clip.get_input_dtype(precision))
 

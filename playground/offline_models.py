@@ -25,6 +25,7 @@ import torch
 CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
 TINY_SCORER_ID = "tiny-offline-clip"
+TINY_MEDICAL_SCORER_ID = "tiny-offline-medclip"  # offline stand-in for BiomedCLIP
 
 _build_lock = threading.Lock()
 
@@ -105,6 +106,7 @@ def _build_clip(config: dict, folder: Path) -> None:
 BUILDERS: dict[str, Callable[[dict, Path], None]] = {
     TINY_PIPELINE_ID: _build_pipeline,
     TINY_SCORER_ID: _build_clip,
+    TINY_MEDICAL_SCORER_ID: _build_clip,
 }
 
 

@@ -75,6 +75,11 @@ class ClipScorer:
             chunks.append(self.model.encode_image(pixels, normalize=True).float().cpu())
         return torch.cat(chunks)
 
+    def zero_shot(self, image_embeddings: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
+        """CLIP's zero-shot probabilities, shape (images, labels): softmax of scaled cosines."""
+        logit_scale = float(self.model.logit_scale.exp()) if hasattr(self.model, "logit_scale") else 100.0
+        return (logit_scale * image_embeddings @ self.embed_texts(labels).T).softmax(dim=-1)
+
     def scores(self, images: Sequence[Image.Image], texts: Sequence[str]) -> list[float]:
         """CLIP score of image i against text i, for every i."""
         return clip_score(self.embed_images(images), self.embed_texts(texts))
@@ -86,15 +91,18 @@ def clip_score(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) ->
     return [float(v) for v in (100 * cosine.clamp(min=0))]
 
 
-def add_clip_scores(result: ComparisonResult, scorer: ClipScorer, prefix: str = "clip") -> ComparisonResult:
+def add_clip_scores(
+    result: ComparisonResult, scorer: ClipScorer, prefix: str = "clip", image_embeddings: torch.Tensor | None = None
+) -> ComparisonResult:
     """The result with two columns more: `{prefix}_prompt` (image vs its filled prompt) and
     `{prefix}_subject` (image vs the bare subject), both in [0, 100].
 
-    Each image is embedded once for both columns.
+    Each image is embedded once for both columns (or pass `image_embeddings` already computed).
     """
     if not result.images:
         raise ValueError("The comparison has no images to score.")
-    image_embeddings = scorer.embed_images(result.images)
+    if image_embeddings is None:
+        image_embeddings = scorer.embed_images(result.images)
     frame = result.frame.copy()
     frame[f"{prefix}_prompt"] = clip_score(image_embeddings, scorer.embed_texts(list(frame["prompt"])))
     frame[f"{prefix}_subject"] = clip_score(image_embeddings, scorer.embed_texts(list(frame["subject"])))

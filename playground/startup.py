@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .config import Settings, get_settings
 from .library import pull_from_hub
 from .models import hub_problem
-from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
+from .offline_models import TINY_MEDICAL_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ class Runtime:
 
     models: tuple[str, ...]
     scorers: tuple[str, ...]
+    medical_scorers: tuple[str, ...]
     banner: str | None  # shown on top of the page when images come from random-weight models
 
     @property
@@ -33,14 +34,14 @@ class Runtime:
 
 OFFLINE_BANNER = (
     "**Offline demo mode:** {reason}. The images on this page come from random-weight test models "
-    f"(`{TINY_PIPELINE_ID}`, scored by `{TINY_SCORER_ID}`): they are noise, useful to try the "
+    f"(`{TINY_PIPELINE_ID}`, scored by `{TINY_SCORER_ID}` and `{TINY_MEDICAL_SCORER_ID}`): they are noise, useful to try the "
     "interface, not to judge what a model knows about medicine. Set `PLAYGROUND_MODEL` to a "
     "Hub id or a local folder on a machine that has it to see real images."
 )
 
 
 def offline_runtime(reason: str) -> Runtime:
-    return Runtime((TINY_PIPELINE_ID,), (TINY_SCORER_ID,), OFFLINE_BANNER.format(reason=reason))
+    return Runtime((TINY_PIPELINE_ID,), (TINY_SCORER_ID,), (TINY_MEDICAL_SCORER_ID,), OFFLINE_BANNER.format(reason=reason))
 
 
 def detect_runtime(settings: Settings | None = None) -> Runtime:
@@ -57,6 +58,7 @@ def detect_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(
         models=tuple(dict.fromkeys([settings.model, *settings.extra_models, TINY_PIPELINE_ID])),
         scorers=tuple(dict.fromkeys([settings.scorer, TINY_SCORER_ID])),
+        medical_scorers=tuple(dict.fromkeys([settings.medical_scorer, TINY_MEDICAL_SCORER_ID])),
         banner=None,
     )
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from .config import PROMPT_LIBRARY
+from .datafiles import load_folder
+from .datafiles import strict as raise_problems
 
 TEMPLATES_DIR = PROMPT_LIBRARY / "templates"
 
@@ -96,6 +97,7 @@ class TemplateSet:
     """All templates of a folder, by id, in file order."""
 
     templates: Mapping[str, Template]
+    problems: tuple[str, ...] = ()  # entries skipped on load, as "FILE:LINE: what is wrong"
 
     def __getitem__(self, template_id: str) -> Template:
         try:
@@ -112,40 +114,20 @@ class TemplateSet:
     def ids(self) -> list[str]:
         return list(self.templates)
 
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"field '{'.'.join(map(str, e['loc'])) or '?'}': {e['msg']}" for e in error.errors())
-
-
-def load_file(path: Path) -> list[Template]:
-    """Templates of one YAML file (a list of mappings), validated."""
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: expected a list of templates, found {type(entries).__name__}.")
-    templates = []
-    for index, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{path}: template #{index} is not a mapping of fields.")
-        try:
-            templates.append(Template(**entry))
-        except ValidationError as exc:
-            raise ValueError(f"{path}: template #{index} ({entry.get('id', 'no id')}): {_describe(exc)}") from None
-    return templates
+    def for_modality(self, modality: str, variant: str) -> Template:
+        """The first template of a modality and variant (short/detailed)."""
+        for template in self:
+            if template.modality == modality and template.variant == variant:
+                return template
+        raise ValueError(f"No {variant} template for modality {modality!r}.")
 
 
-def load_templates(folder: Path = TEMPLATES_DIR) -> TemplateSet:
-    """Every template in `folder/*.yaml`; ids must be unique across files."""
-    by_id: dict[str, Template] = {}
-    origin: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        for template in load_file(path):
-            if template.id in by_id:
-                raise ValueError(f"{path}: template id {template.id!r} is already defined in {origin[template.id]}.")
-            by_id[template.id] = template
-            origin[template.id] = path
+def load_templates(folder: Path = TEMPLATES_DIR, strict: bool = False) -> TemplateSet:
+    """Every template in `folder/*.yaml`. Bad entries are skipped and listed in `problems`
+    (``FILE:LINE: ...``); with `strict`, any problem raises ValueError instead."""
+    by_id, problems = load_folder(folder, Template)
+    if strict:
+        raise_problems(problems)
     if not by_id:
-        raise ValueError(f"No templates found in {folder} (expected *.yaml files).")
-    return TemplateSet(by_id)
+        raise ValueError(f"No valid templates found in {folder} (expected *.yaml files). " + " ".join(problems))
+    return TemplateSet(by_id, tuple(problems))

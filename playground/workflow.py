@@ -16,14 +16,17 @@ from PIL import Image
 
 from .config import get_settings
 from .export import save_images, write_zip
-from .generate import Comparison, ProgressFn, run
+from .criteria import add_criteria, best_of_n
+from .curated import Curated, load_curated
+from .generate import Comparison, ComparisonResult, ProgressFn, run
 from .models import load_scorer
+from .probe import probe
 from .scoring import add_clip_scores
 
 
 @dataclass
 class SavedComparison:
-    """A scored comparison on disk: `frame` gains `best_in_row` and `image_path` columns."""
+    """An evaluated comparison on disk (see `evaluate`); `frame` also gains `image_path`."""
 
     frame: pd.DataFrame
     images: list[Image.Image]
@@ -53,14 +56,32 @@ def mean_scores(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.DataFrame
     return cells
 
 
-def compare_to_folder(
-    comparison: Comparison, scorer_id: str, folder: Path | None = None, progress: ProgressFn | None = None
-) -> SavedComparison:
-    """Generate and score `comparison`, then save each PNG (with parameters) and a ZIP of all."""
-    result = add_clip_scores(run(comparison, progress), load_scorer(scorer_id))
-    folder = folder or new_run_folder()
-    frame = result.frame
+def evaluate(
+    result: ComparisonResult, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None
+) -> pd.DataFrame:
+    """The result's frame with every score: CLIP (`clip_*`), the medical CLIP (`medclip_*`) when
+    chosen, the criteria checklist, best of N per cell, best per row, and the confusion probe."""
+    curated = curated or load_curated()
+    scorer = load_scorer(scorer_id)
+    embeddings = scorer.embed_images(result.images)
+    result = add_clip_scores(result, scorer, image_embeddings=embeddings)
+    if medical_scorer_id:
+        result = add_clip_scores(result, load_scorer(medical_scorer_id), prefix="medclip")
+    frame = add_criteria(result.frame, embeddings, scorer, curated)
+    frame["best_of_n"] = best_of_n(frame)
     frame["best_in_row"] = best_in_row(frame)
+    frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
+    return frame
+
+
+def compare_to_folder(
+    comparison: Comparison, scorer_id: str, folder: Path | None = None, progress: ProgressFn | None = None,
+    medical_scorer_id: str | None = None, curated: Curated | None = None,
+) -> SavedComparison:
+    """Generate and evaluate `comparison`, then save each PNG (with parameters) and a ZIP of all."""
+    result = run(comparison, progress)
+    frame = evaluate(result, scorer_id, medical_scorer_id, curated)
+    folder = folder or new_run_folder()
     paths = save_images(frame, result.images, folder)
     frame["image_path"] = [str(p) for p in paths]
     zip_path = write_zip(frame.drop(columns=["image_path"]), paths, folder / "comparison.zip")

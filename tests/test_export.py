@@ -25,6 +25,7 @@ def test_parameters_round_trip_through_a_png(tmp_path):
     assert parsed["prompt"] == ROW["prompt"] and parsed["negative_prompt"] == ROW["negative_prompt"]
     assert parsed["Steps"] == "20" and parsed["CFG scale"] == "7.5" and parsed["Seed"] == "1234"
     assert parsed["Model"] == "stabilityai/sd-turbo" and parsed["Subject"] == "Graves' disease"
+    assert parsed["CLIP guidance"] == "0"
 
 
 def test_values_with_commas_are_quoted_and_parse_back():

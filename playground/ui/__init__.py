@@ -5,9 +5,11 @@ from __future__ import annotations
 import gradio as gr
 
 from ..config import get_settings
+from ..curated import load_curated
 from ..startup import Runtime, detect_runtime
 from ..templates import TemplateSet, load_templates
-from . import compare, library_tab
+from . import compare, educators, library_tab
+from .common import text
 
 TITLE = "Medical Text-to-Image Prompt Playground"
 INTRO = (
@@ -21,13 +23,21 @@ def build_demo(runtime: Runtime | None = None, templates: TemplateSet | None = N
     """The whole app as a `gr.Blocks`, not launched (tests and app.py launch it)."""
     runtime = runtime or detect_runtime()
     templates = templates or load_templates()
+    curated = load_curated()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         if runtime.banner:
             gr.Markdown(runtime.banner, elem_id="offline-banner")
+        problems = [*templates.problems, *curated.problems]
+        if problems:
+            gr.Markdown(
+                "**Some prompt_library entries were skipped:**\n" + "\n".join(f"- {text(p)}" for p in problems),
+                elem_id="data-problems",
+            )
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
-                compare_inputs = compare.build(runtime, templates)
+                compare_inputs = compare.build(runtime, templates, curated)
+            educators.build(runtime, templates, curated, compare_inputs, tabs)
             library_tab.build(runtime, templates, compare_inputs, tabs)
     return demo
 

@@ -6,7 +6,7 @@ Handlers are thin: they turn widget values into a `Comparison`, call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import gradio as gr
@@ -15,6 +15,7 @@ from PIL import Image
 
 from .. import schedulers
 from ..config import get_settings
+from ..curated import Curated
 from ..generate import MAX_COLUMNS, Column, Comparison, GuidanceSetting
 from ..library import open_library
 from ..startup import Runtime
@@ -22,13 +23,18 @@ from ..templates import TemplateSet
 from ..workflow import compare_to_folder, mean_scores
 from .common import on_gpu, text, user_errors
 
+SCORE_COLUMNS = ("clip_prompt", "clip_subject", "medclip_prompt", "medclip_subject", "criteria_score")
 OFF = "off"
 FREE = "free"
-SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt"]
-DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, ""], [7.5, 20, schedulers.DEFAULT, ""]]
+NO_SCORER = "none"
+SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]
+DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, "", 0], [7.5, 20, schedulers.DEFAULT, "", 0]]
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
 EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
-TABLE_COLUMNS = ["column", "row", "template_id", "setting", "seed", "clip_prompt", "clip_subject", "best_in_row", "prompt"]
+TABLE_COLUMNS = [
+    "column", "row", "template_id", "setting", "seed", "clip_prompt", "clip_subject", "medclip_prompt",
+    "criteria_score", "criteria_passed", "best_of_n", "best_in_row", "probe_top3", "criteria", "prompt",
+]
 
 
 def fill_prompt(subject: str, template_id: str, current: str, templates: TemplateSet) -> str:
@@ -54,21 +60,26 @@ def sync_prompt(subject: str, filled_for: str, template_id: str, current: str, t
 
 def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
     """Guidance rows from the settings table; blank rows are skipped, bad cells named."""
-    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table, columns=SETTINGS_HEADERS)
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    frame = frame.reindex(columns=SETTINGS_HEADERS)  # an API caller may leave clip_guidance_scale out
     settings = []
     for number, row in enumerate(frame.itertuples(index=False), start=1):
         values = dict(zip(SETTINGS_HEADERS, row))
         if all(str(v).strip() in ("", "nan", "None") for v in values.values()):
             continue
+        clip_guidance = values.get("clip_guidance_scale")
         try:
             guidance, steps = float(values["guidance_scale"]), float(values["steps"])
+            clip_guidance = 0.0 if clip_guidance in (None, "") or pd.isna(clip_guidance) else float(clip_guidance)
         except (TypeError, ValueError):
-            raise ValueError(f"Settings row {number}: guidance_scale and steps must be numbers.") from None
+            raise ValueError(
+                f"Settings row {number}: guidance_scale, steps and clip_guidance_scale must be numbers."
+            ) from None
         if steps != int(steps):
             raise ValueError(f"Settings row {number}: steps must be a whole number, got {steps:g}.")
         scheduler = str(values["scheduler"] or schedulers.DEFAULT).strip()
         negative = "" if pd.isna(values["negative_prompt"]) else str(values["negative_prompt"])
-        settings.append(GuidanceSetting(guidance, int(steps), scheduler, negative))
+        settings.append(GuidanceSetting(guidance, int(steps), scheduler, negative, clip_guidance))
     if not settings:
         raise ValueError("Add at least one guidance setting row.")
     return settings
@@ -76,7 +87,7 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
 
 def build_comparison(
     subject: str, model: str, column_values: Sequence[str], settings_table, images_per_cell: float, seed: float,
-    runtime: Runtime, templates: TemplateSet,
+    runtime: Runtime, templates: TemplateSet, guidance_scorer: str,
 ) -> Comparison:
     """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt."""
     if model not in runtime.models and not get_settings().allow_any_model:
@@ -90,15 +101,36 @@ def build_comparison(
         raise ValueError("Seed and images per cell must be whole numbers.")
     comparison = Comparison(
         subject=subject or "", columns=columns, settings=parse_settings(settings_table),
-        images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model,
+        images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model, guidance_scorer_id=guidance_scorer,
     )
     comparison.check_inputs()
     return comparison
 
 
 def caption(row: pd.Series) -> str:
-    star = " ★ best in row" if row["best_in_row"] else ""
-    return f"CLIP {row['clip_prompt']:.1f}{star} · c{row['column'] + 1} {row['template_id']} · {row['setting']} · seed {row['seed']}"
+    """What is written under an image: scores first (captions are cut when long)."""
+    parts = [f"CLIP {row['clip_prompt']:.1f}" + (" ★ best in row" if row["best_in_row"] else "")]
+    if "medclip_prompt" in row:
+        parts.append(f"med {row['medclip_prompt']:.1f}")
+    if row["criteria_passed"]:
+        parts.append(f"criteria {row['criteria_passed']}" + (" ◆ best of N" if row["best_of_n"] else ""))
+    parts.append(f"sees: {row['probe_top3'].split(',')[0]}")
+    parts.append(f"c{row['column'] + 1} {row['template_id']} · {row['setting']} · seed {row['seed']}")
+    return " · ".join(parts)
+
+
+def details(row: pd.Series) -> str:
+    """The selected image's full evaluation, as Markdown with user text escaped."""
+    lines = [f"**Image {row.name}** · {text(row['template_id'])} · {text(row['setting'])} · seed {row['seed']}",
+             f"- prompt: {text(row['prompt'])}",
+             f"- CLIP score: {row['clip_prompt']:.1f} (prompt), {row['clip_subject']:.1f} (subject)"]
+    if "medclip_prompt" in row:
+        lines.append(f"- medical CLIP score: {row['medclip_prompt']:.1f} (prompt), {row['medclip_subject']:.1f} (subject)")
+    if row["criteria"]:
+        lines.append(f"- criteria {row['criteria_passed']} (score {row['criteria_score']:.2f}):")
+        lines += [f"    - {text(item)}" for item in row["criteria"].split(" · ")]
+    lines.append(f"- CLIP sees: {text(row['probe_top3'])}")
+    return "\n".join(lines)
 
 
 def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
@@ -121,6 +153,9 @@ class CompareInputs:
     images_per_cell: gr.Slider
     seed: gr.Number
     filled_for: gr.State
+    generate: Callable  # the /compare handler, for other tabs to chain after loading inputs
+    generate_inputs: list
+    generate_outputs: list
 
     def components(self) -> list:
         return [self.subject, self.model, *self.columns, self.settings_table, self.images_per_cell, self.seed,
@@ -144,21 +179,25 @@ def record_to_inputs(record: dict, runtime: Runtime, templates: TemplateSet) -> 
         template_id = FREE
     columns = [template_id, record["prompt"]] + [OFF, ""] * (MAX_COLUMNS - 1)
     scheduler = record["scheduler"] if record["scheduler"] in schedulers.names() else schedulers.DEFAULT
-    settings = pd.DataFrame([[record["guidance_scale"], record["steps"], scheduler, negative]], columns=SETTINGS_HEADERS)
+    settings = pd.DataFrame(
+        [[record["guidance_scale"], record["steps"], scheduler, negative, record["clip_guidance_scale"]]],
+        columns=SETTINGS_HEADERS,
+    )
     return [record["subject"], record["model_id"], *columns, settings, 1, record["seed"], record["subject"]]
 
 
-def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
+def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> CompareInputs:
     """Lay out the Compare tab inside the current Blocks and wire its events."""
     template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
 
     @on_gpu
-    def _generate_on_device(comparison: Comparison, scorer: str, progress_cb):
-        return compare_to_folder(comparison, scorer, progress=progress_cb)
+    def _generate_on_device(comparison: Comparison, scorer: str, medical_scorer: str | None, progress_cb):
+        return compare_to_folder(comparison, scorer, progress=progress_cb, medical_scorer_id=medical_scorer,
+                                 curated=curated)
 
     @user_errors
     def generate(
-        subject: str, model: str, scorer: str,
+        subject: str, model: str, scorer: str, medical_scorer: str,
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
         settings: pd.DataFrame, images_per_cell: float, seed: float, progress=gr.Progress(),
@@ -167,11 +206,14 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
         column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
         if scorer not in runtime.scorers:
             raise ValueError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
+        if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
+            raise ValueError(f"Medical scorer {medical_scorer!r} is not offered here.")
         comparison = build_comparison(
-            subject, model, column_values, settings, images_per_cell, seed, runtime, templates
+            subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer
         )
         saved = _generate_on_device(
-            comparison, scorer, lambda done, total: progress((done, total), desc="Denoising", unit="image-steps")
+            comparison, scorer, None if medical_scorer == NO_SCORER else medical_scorer,
+            lambda done, total: progress((done, total), desc="Denoising", unit="image-steps"),
         )
         frame = saved.frame
         gallery = [(path, caption(row)) for path, (_, row) in zip(frame["image_path"], frame.iterrows())]
@@ -179,7 +221,7 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
             gr.Gallery(value=gallery, columns=len(comparison.columns) * comparison.images_per_cell),
             legend(frame, comparison.images_per_cell),
             mean_scores(frame),
-            frame[TABLE_COLUMNS].round(2),
+            frame.reindex(columns=TABLE_COLUMNS).dropna(axis=1, how="all").round(2),
             str(saved.zip_path),
             frame,
         )
@@ -195,18 +237,21 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
             image.load()
             logged = open_library().log(
                 {**row.to_dict(), "note": note or ""}, image,
-                scores={k: row[k] for k in ("clip_prompt", "clip_subject")},
+                scores={k: row[k] for k in SCORE_COLUMNS if k in row and pd.notna(row[k])},
             )
         verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 
-    def select_image(evt: gr.SelectData) -> int:
-        return evt.index
+    def select_image(frame: pd.DataFrame | None, evt: gr.SelectData) -> tuple[int, str]:
+        return evt.index, details(frame.iloc[evt.index]) if frame is not None else ""
 
     with gr.Row():
         subject = gr.Textbox(label="Medical subject", value=EXAMPLE_SUBJECTS[0], scale=3, elem_id="subject")
         model = gr.Dropdown(list(runtime.models), value=runtime.models[0], label="Model", scale=2)
         scorer = gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0], label="CLIP scorer", scale=2)
+        medical_scorer = gr.Dropdown(
+            [NO_SCORER, *runtime.medical_scorers], value=runtime.medical_scorers[0], label="Medical CLIP scorer", scale=2
+        )
     with gr.Row():
         example_buttons = [gr.Button(s, size="sm", elem_classes=["example-subject"]) for s in EXAMPLE_SUBJECTS]
     column_widgets: list[gr.components.Component] = []
@@ -222,7 +267,7 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
     with gr.Row():
         settings_table = gr.Dataframe(
             value=pd.DataFrame(DEFAULT_SETTINGS, columns=SETTINGS_HEADERS),
-            headers=SETTINGS_HEADERS, datatype=["number", "number", "str", "str"],
+            headers=SETTINGS_HEADERS, datatype=["number", "number", "str", "str", "number"],
             label=f"Guidance settings, one row each (schedulers: {', '.join(schedulers.names())})",
             interactive=True, scale=3,
         )
@@ -238,6 +283,7 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
         note = gr.Textbox(label="Note (optional)", scale=2)
         prefer_button = gr.Button("Prefer: log to library", elem_id="prefer")
     prefer_status = gr.Markdown(elem_id="prefer-status")
+    selected_details = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(
         x="cell", y="clip_prompt", color="template_id", title="Mean CLIP score per prompt x setting",
         x_title="prompt column | guidance setting", y_title="CLIP score (0-100)", x_label_angle=-30,
@@ -246,9 +292,9 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
     download = gr.File(label="Download: images + results.csv (ZIP)")
     result_state = gr.State()
 
-    inputs = [subject, model, scorer, *column_widgets, settings_table, images_per_cell, seed]
+    inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed]
     outputs = [gallery, legend_md, plot, table, download, result_state]
-    gallery.select(select_image, None, selected, api_name=False)
+    gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
 
     def sync(subject_value: str, filled_for: str, *values: str) -> list[str]:
@@ -273,4 +319,6 @@ def build(runtime: Runtime, templates: TemplateSet) -> CompareInputs:
         button.click(lambda example=example: example, None, subject, api_name=False).then(
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(generate, inputs, outputs, api_name=False)
-    return CompareInputs(subject, model, column_widgets, settings_table, images_per_cell, seed, filled_for)
+    return CompareInputs(
+        subject, model, column_widgets, settings_table, images_per_cell, seed, filled_for, generate, inputs, outputs
+    )

@@ -1,0 +1,26 @@
+"""The Educators tab in a real browser: the confusion gallery, reproduced in Compare in one click."""
+
+import re
+
+from playground.curated import load_curated
+
+
+def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("tab", name="Educators").click()
+    cases = page.locator("#confusion-cases")
+    cases.get_by_text("a gravestone or a graveyard").last.wait_for(timeout=20_000)
+    assert len(load_curated().confusions) >= 12
+    for case in load_curated().confusions:
+        assert cases.get_by_text(case.draws, exact=True).count() >= 1
+
+    page.locator("#reproduce").click()  # the first case: Graves' disease
+    page.get_by_role("tab", name="Compare", selected=True).wait_for(timeout=20_000)
+    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))
+    captions.first.wait_for(timeout=120_000)
+    assert captions.count() == 8
+    assert all("sees:" in captions.nth(i).inner_text() for i in range(8))
+    assert page.locator("#subject textarea").input_value() == "Graves' disease"
+    results = page.locator("#results").inner_text()
+    assert "CLIP guidance 100" in results and "photo-detailed" in results
+    assert "gravestone" in results or "Graves' disease" in results  # the probe column names its labels

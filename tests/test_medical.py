@@ -1,0 +1,137 @@
+"""Medical evaluation on the tiny models: CLIP guidance, criteria, probe, medical scorer, curated data."""
+
+import numpy as np
+import pytest
+import torch
+
+from playground import HubUnreachableError, load_scorer, run
+from playground.config import BIOMEDCLIP
+from playground.criteria import best_of_n
+from playground.curated import load_curated
+from playground.generate import Column, Comparison, GuidanceSetting
+from playground.guidance import spherical_distance
+from playground.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
+from playground.probe import probe_labels
+from playground.templates import load_templates
+from playground.workflow import evaluate
+
+CURATED = load_curated(must_be_clean=True)
+PROMPT = "A histopathological image of melanoma"
+
+
+def guided_grid(steps: int = 10) -> Comparison:
+    return Comparison(
+        "melanoma", [Column(PROMPT, modality="histopathology")],
+        [GuidanceSetting(7.5, steps), GuidanceSetting(7.5, steps, clip_guidance_scale=100)],
+        images_per_cell=4, guidance_scorer_id=TINY_SCORER_ID,
+    )
+
+
+def test_clip_guidance_raises_the_guiding_clip_score_on_the_same_seeds():
+    result = run(guided_grid())
+    frame = result.frame
+    assert frame["setting"].tolist()[4:] == ["CFG 7.5 · CLIP guidance 100 · 10 steps · default"] * 4
+    scores = np.array(load_scorer(TINY_SCORER_ID).scores(result.images, [PROMPT] * 8))
+    plain, guided = scores[:4], scores[4:]
+    assert (guided > plain).sum() >= 3 and guided.mean() > plain.mean() + 0.1
+    assert frame["seed"].tolist()[:4] == frame["seed"].tolist()[4:]
+
+
+def test_clip_guided_images_are_reproducible():
+    first, second = run(guided_grid(steps=3)), run(guided_grid(steps=3))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first.images, second.images))
+
+
+def test_spherical_distance_is_zero_for_equal_and_largest_for_opposite_directions():
+    x = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    y = torch.tensor([[2.0, 0.0], [-1.0, 0.0]])
+    distance = spherical_distance(x, y)
+    assert distance[0] == pytest.approx(0.0, abs=1e-6) and distance[1] == pytest.approx(2 * (torch.pi / 2) ** 2)
+
+
+@pytest.fixture(scope="module")
+def evaluated():
+    result = run(Comparison(
+        "Graves' disease",
+        [load_templates()["histopathology-short"].column("Graves' disease"), Column("Graves' disease")],
+        [GuidanceSetting(7.5, 2)], images_per_cell=3,
+    ))
+    return result, evaluate(result, TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, CURATED)
+
+
+def test_criteria_checklist_matches_clip_zero_shot(evaluated):
+    result, frame = evaluated
+    scorer = load_scorer(TINY_SCORER_ID)
+    criteria = CURATED.criteria_for("histopathology")
+    assert len(criteria) >= 3
+    embeddings = scorer.embed_images(result.images[:1])
+    expected = []
+    for criterion in criteria:
+        texts = scorer.embed_texts([criterion.present, criterion.absent])
+        logits = scorer.model.logit_scale.exp() * embeddings @ texts.T
+        expected.append(float(logits.softmax(dim=-1)[0, 0]))
+    first = frame.iloc[0]
+    assert first["criteria_score"] == pytest.approx(sum(expected) / len(expected), abs=1e-5)
+    assert first["criteria_passed"] == f"{sum(p > 0.5 for p in expected)}/{len(expected)}"
+    assert first["criteria"].count("✓") + first["criteria"].count("✗") == len(criteria)
+    assert frame.loc[frame["template_id"] == "free", "criteria_passed"].eq("").all()  # free prompt: no modality
+
+
+def test_best_of_n_picks_the_highest_criteria_score_of_each_cell(evaluated):
+    _, frame = evaluated
+    assert frame.groupby(["row", "column"])["best_of_n"].sum().eq(1).all()
+    histology = frame[frame["column"] == 0]
+    assert histology.loc[histology["best_of_n"], "criteria_score"].item() == histology["criteria_score"].max()
+    free = frame[frame["column"] == 1]  # no criteria: falls back to the CLIP prompt score
+    assert free.loc[free["best_of_n"], "clip_prompt"].item() == free["clip_prompt"].max()
+    assert best_of_n(frame).equals(frame["best_of_n"])
+
+
+def test_probe_ranks_subject_confusers_and_styles(evaluated):
+    result, frame = evaluated
+    labels = probe_labels("Graves' disease", CURATED)
+    assert labels[:4] == ["Graves' disease", "a gravestone", "a graveyard", "a tombstone"]
+    assert "an x-ray image" in labels and len(labels) == 12
+    top3 = frame.iloc[0]["probe_top3"].split(", ")
+    assert len(top3) == 3 and all(any(t.startswith(label + " ") for label in labels) for t in top3)
+    percentages = [int(t.rsplit(" ", 1)[1].rstrip("%")) for t in top3]
+    assert percentages == sorted(percentages, reverse=True)
+
+
+def test_two_scorers_side_by_side(evaluated):
+    _, frame = evaluated
+    assert frame["medclip_prompt"].between(0, 100).all() and frame["clip_prompt"].between(0, 100).all()
+    assert not np.allclose(frame["medclip_prompt"], frame["clip_prompt"])  # a different model
+
+
+def test_biomedclip_loading_goes_as_far_as_the_download(monkeypatch, closed_port_endpoint):
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(HubUnreachableError, match="BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"):
+        load_scorer(BIOMEDCLIP)
+
+
+def test_curated_content_covers_the_study_and_the_teaching_cases():
+    assert len(CURATED.confusions) >= 12
+    cases = {c.id: c for c in CURATED.confusions}
+    assert "a gravestone" in cases["graves-gravestone"].confusers
+    assert cases["brain-histology-macroscopic"].modality == "histopathology"
+    assert "macroscopic" in cases["brain-histology-macroscopic"].draws
+    templates = load_templates()
+    for case in CURATED.confusions:  # every case can be reproduced short vs detailed
+        assert templates.for_modality(case.modality, "short") and templates.for_modality(case.modality, "detailed")
+    study = [s for s in CURATED.subjects if s.study]
+    assert len(study) == 17 and all(s.definition for s in study)
+    assert {s.field for s in CURATED.subjects} >= {"oncology", "histopathology", "radiology", "dermatology", "endocrinology"}
+    assert {s.id for s in CURATED.styles} == {t.modality for t in templates}
+
+
+def test_a_bad_criteria_entry_is_skipped_with_file_and_line(tmp_path):
+    for name in ("confusions", "subjects", "probe"):
+        (tmp_path / f"{name}.yaml").write_text("[]\n")
+    (tmp_path / "criteria.yaml").write_text(
+        "- {id: a, label: A, modalities: [x], present: p, absent: q}\n- {id: b, label: B, modalities: [x]}\n"
+    )
+    curated = load_curated(tmp_path)
+    assert [c.id for c in curated.criteria] == ["a"]
+    assert curated.problems[0].startswith(f"{tmp_path / 'criteria.yaml'}:2:") and "present" in curated.problems[0]
