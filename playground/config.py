@@ -44,6 +44,9 @@ class Settings:
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
     library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file
     library_hub_repo: str | None  # LIBRARY_HUB_REPO: dataset repo the library is shared through
+    safety_checker: bool  # PLAYGROUND_SAFETY_CHECKER=off: drop a model's safety checker
+    library_timeout_s: float  # PLAYGROUND_LIBRARY_TIMEOUT: seconds a library write waits for a lock
+    max_prompt_chars: int  # PLAYGROUND_MAX_PROMPT_CHARS: longest subject or prompt accepted
     max_images: int  # PLAYGROUND_MAX_IMAGES: images per comparison request
     max_steps: int  # PLAYGROUND_MAX_STEPS: denoising steps per image
     max_size: int  # PLAYGROUND_MAX_SIZE: width and height in pixels
@@ -99,6 +102,9 @@ def get_settings() -> Settings:
         device=device,
         library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or PROMPT_LIBRARY / "library" / "library.sqlite"),
         library_hub_repo=os.environ.get("LIBRARY_HUB_REPO", "").strip() or None,
+        safety_checker=os.environ.get("PLAYGROUND_SAFETY_CHECKER", "on").strip().lower() not in {"off", "0", "false", "no"},
+        library_timeout_s=_env_number("PLAYGROUND_LIBRARY_TIMEOUT", 30.0, float),
+        max_prompt_chars=_env_number("PLAYGROUND_MAX_PROMPT_CHARS", 2000),
         max_images=_env_number("PLAYGROUND_MAX_IMAGES", 64),
         max_steps=_env_number("PLAYGROUND_MAX_STEPS", 100),
         max_size=_env_number("PLAYGROUND_MAX_SIZE", 1024),

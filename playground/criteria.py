@@ -37,7 +37,7 @@ def add_criteria(frame: pd.DataFrame, image_embeddings: torch.Tensor, scorer: Cl
 
 def best_of_n(frame: pd.DataFrame) -> pd.Series:
     """True for the one image of each grid cell (row x column, N seeds) with the highest criteria
-    score; cells without criteria fall back to the CLIP prompt score."""
+    score; cells without criteria fall back to the CLIP prompt score; unscored images never win."""
     key = frame["criteria_score"].where(frame["criteria_score"].notna(), frame["clip_prompt"] / 100)
-    best = key.groupby([frame["row"], frame["column"]]).idxmax()
+    best = key.dropna().groupby([frame["row"], frame["column"]]).idxmax()
     return pd.Series(frame.index.isin(best.values), index=frame.index)

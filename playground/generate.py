@@ -17,7 +17,7 @@ import torch
 from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline
 from PIL import Image
 
-from . import schedulers
+from . import faults, schedulers
 from .config import Settings, get_settings
 from .guidance import ClipGuidance
 from .models import load_pipeline, load_scorer
@@ -49,6 +49,8 @@ FRAME_COLUMNS = {
     "width": "image width in pixels",
     "height": "image height in pixels",
     "seconds": "wall time of the image's batch divided by its size",
+    "prompt_ignored": "the end of a prompt longer than the text encoder reads (77 CLIP tokens), else ''",
+    "image_problem": "'' for a real image, else why it is not one (black/NaN image, safety checker flag)",
 }
 
 ProgressFn = Callable[[int, int], None]
@@ -116,9 +118,12 @@ class Comparison:
             raise ValueError("The subject is empty; type a medical subject such as 'melanoma'.")
         if not 1 <= len(self.columns) <= MAX_COLUMNS:
             raise ValueError(f"A comparison has 1 to {MAX_COLUMNS} prompt columns, got {len(self.columns)}.")
+        _check_length("The subject", self.subject, limits)
         for i, column in enumerate(self.columns, start=1):
             if not column.prompt.strip():
                 raise ValueError(f"The prompt of column {i} is empty.")
+            _check_length(f"The prompt of column {i}", column.prompt, limits)
+            _check_length(f"The negative prompt of column {i}", column.negative_prompt, limits)
         if not 1 <= len(self.settings) <= MAX_SETTINGS:
             raise ValueError(f"A comparison has 1 to {MAX_SETTINGS} guidance settings, got {len(self.settings)}.")
         for i, setting in enumerate(self.settings, start=1):
@@ -138,7 +143,13 @@ class Comparison:
                 raise ValueError(f"`{name}` must be a multiple of 8 between 64 and {limits.max_size}, got {value}.")
 
 
+def _check_length(what: str, text: str, limits: Settings) -> None:
+    if len(text) > limits.max_prompt_chars:
+        raise ValueError(f"{what} has {len(text):,} characters; the limit is {limits.max_prompt_chars:,}.")
+
+
 def _check_setting(row: int, setting: GuidanceSetting, limits: Settings) -> None:
+    _check_length(f"Row {row}: the negative prompt", setting.negative_prompt, limits)
     if not 1 <= setting.steps <= limits.max_steps:
         raise ValueError(f"Row {row}: steps must be between 1 and {limits.max_steps}, got {setting.steps}.")
     scale = setting.guidance_scale
@@ -186,6 +197,15 @@ class _PromptEncoder:
             )
         return self._cache[key]
 
+    def ignored_text(self, prompt: str) -> str:
+        """The end of `prompt` the text encoder never reads (it stops at model_max_length tokens)."""
+        tokenizer = getattr(self.pipe, "tokenizer", None)
+        if tokenizer is None:
+            return ""
+        ids = tokenizer(prompt, truncation=False).input_ids
+        limit = tokenizer.model_max_length
+        return tokenizer.decode(ids[limit - 1 : -1]).strip() if len(ids) > limit else ""
+
     def kwargs(self, pairs: Sequence[tuple[str, str]]) -> dict:
         if not self.takes_embeddings:
             return {"prompt": [p for p, _ in pairs], "negative_prompt": [n for _, n in pairs]}
@@ -221,6 +241,26 @@ class _StepCounter:
         self.done = done
         if self.progress:
             self.progress(done, self.total)
+
+
+def image_problem(image: Image.Image, flagged_unsafe: bool) -> str:
+    """Why an output is not a real image: diffusers turns NaN pixels (an fp16 VAE overflow) into
+    black, and the safety checker blacks out what it flags; neither should be scored."""
+    if flagged_unsafe:
+        return "flagged by the safety checker (blacked out)"
+    if max(high for _, high in image.getextrema()) <= 2:
+        return "black image: the model produced NaN or no signal (e.g. fp16 VAE overflow)"
+    return ""
+
+
+def _out_of_memory(comparison: Comparison, batch_size: int) -> ValueError:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    size = f"{comparison.width or 'native'}x{comparison.height or 'native'}"
+    return ValueError(
+        f"Out of memory while generating a batch of {batch_size} images at {size} pixels. Try a smaller grid: "
+        "fewer images per cell, prompt columns or settings rows, or a smaller size."
+    )
 
 
 def run(comparison: Comparison, progress: ProgressFn | None = None) -> ComparisonResult:
@@ -272,18 +312,23 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                     seed=batch[0][1], then=callback,
                 )
             began = time.perf_counter()
-            output = row_pipe(
-                **encoder.kwargs(pairs),
-                guidance_scale=setting.guidance_scale,
-                num_inference_steps=setting.steps,
-                generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
-                width=comparison.width,
-                height=comparison.height,
-                callback_on_step_end=callback,
-            )
+            try:
+                faults.trip("oom", lambda: torch.OutOfMemoryError("injected by a test"))
+                output = row_pipe(
+                    **encoder.kwargs(pairs),
+                    guidance_scale=setting.guidance_scale,
+                    num_inference_steps=setting.steps,
+                    generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
+                    width=comparison.width,
+                    height=comparison.height,
+                    callback_on_step_end=callback,
+                )
+            except (torch.OutOfMemoryError, MemoryError) as exc:
+                raise _out_of_memory(comparison, len(batch)) from exc
             seconds = (time.perf_counter() - began) / len(batch)
             counter.finish_batch()
-            for (c, seed), (prompt, negative), image in zip(batch, pairs, output.images):
+            flags = getattr(output, "nsfw_content_detected", None) or [False] * len(batch)
+            for (c, seed), (prompt, negative), image, flagged in zip(batch, pairs, output.images, flags):
                 column = comparison.columns[c]
                 rows.append({
                     "subject": comparison.subject.strip(), "column": c, "row": row_index,
@@ -292,6 +337,7 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
                     "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
                     "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
                     "width": image.width, "height": image.height, "seconds": seconds,
+                    "prompt_ignored": encoder.ignored_text(prompt), "image_problem": image_problem(image, bool(flagged)),
                 })
                 images.append(image)
     return ComparisonResult(pd.DataFrame(rows, columns=list(FRAME_COLUMNS)), images)

@@ -27,8 +27,6 @@ from .config import get_settings
 from .export import a1111_parameters, save_png, write_csv
 from .hub_sync import mirror_for, pull
 
-BUSY_TIMEOUT_S = 30.0
-
 # Fields that make two records "the same": prompt and every setting that changes the image.
 IDENTITY_FIELDS = (
     "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
@@ -146,9 +144,10 @@ class Library:
 
     def connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        timeout = get_settings().library_timeout_s
+        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         db.row_factory = sqlite3.Row
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         migrate(db)

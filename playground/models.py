@@ -138,16 +138,21 @@ def load_pipeline(model_id: str, device: str | None = None):
             or an offline id (``tiny-offline``).
         device: ``cpu``, ``cuda`` or ``mps``; default: PLAYGROUND_DEVICE or the best available.
 
+    A model that ships a safety checker keeps it unless PLAYGROUND_SAFETY_CHECKER=off (medical
+    images trip it often); flagged images come back black and are labelled, not scored.
+
     Raises:
         HubUnreachableError: the Hub did not answer within PLAYGROUND_HUB_TIMEOUT seconds.
     """
     torch_device, dtype = pick_device(device)
+    safety_checker = get_settings().safety_checker
 
     def load():
         from diffusers import AutoPipelineForText2Image
 
         source = resolve_pipeline_source(model_id)
-        pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
+        options = {} if safety_checker else {"safety_checker": None, "requires_safety_checker": False}
+        pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
         pipe.to(torch_device)
         pipe.set_progress_bar_config(disable=True)
         for module in pipe.components.values():
@@ -155,7 +160,7 @@ def load_pipeline(model_id: str, device: str | None = None):
                 module.requires_grad_(False)  # inference only; CLIP guidance differentiates latents alone
         return pipe
 
-    return _pipelines.get((model_id, str(torch_device), dtype), load, get_settings().max_loaded_models)
+    return _pipelines.get((model_id, str(torch_device), dtype, safety_checker), load, get_settings().max_loaded_models)
 
 
 def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:

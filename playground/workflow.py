@@ -44,8 +44,9 @@ def new_run_folder(root: Path | None = None) -> Path:
 
 
 def best_in_row(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.Series:
-    """True for the image with the highest `score` in each grid row (first one on ties)."""
-    best = frame.groupby("row")[score].idxmax()
+    """True for the image with the highest `score` in each grid row (first one on ties); images
+    without a score (not real images) are never best."""
+    best = frame.dropna(subset=[score]).groupby("row")[score].idxmax()
     return frame.index.isin(best.values)
 
 
@@ -60,7 +61,8 @@ def evaluate(
     result: ComparisonResult, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None
 ) -> pd.DataFrame:
     """The result's frame with every score: CLIP (`clip_*`), the medical CLIP (`medclip_*`) when
-    chosen, the criteria checklist, best of N per cell, best per row, and the confusion probe."""
+    chosen, the criteria checklist, best of N per cell, best per row, and the confusion probe.
+    An output that is not a real image (see generate.image_problem) keeps no score."""
     curated = curated or load_curated()
     scorer = load_scorer(scorer_id)
     embeddings = scorer.embed_images(result.images)
@@ -68,9 +70,13 @@ def evaluate(
     if medical_scorer_id:
         result = add_clip_scores(result, load_scorer(medical_scorer_id), prefix="medclip")
     frame = add_criteria(result.frame, embeddings, scorer, curated)
+    frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
+    not_images = frame["image_problem"] != ""
+    frame.loc[not_images, [c for c in frame.columns if c.endswith(("_prompt", "_subject")) and c != "negative_prompt"]
+              + ["criteria_score"]] = float("nan")
+    frame.loc[not_images, ["criteria_passed", "criteria", "probe_top3"]] = ""
     frame["best_of_n"] = best_of_n(frame)
     frame["best_in_row"] = best_in_row(frame)
-    frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
     return frame
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..config import get_settings
-from ..curated import load_curated
+from ..curated import Curated, load_curated
 from ..startup import Runtime, detect_runtime
 from ..templates import TemplateSet, load_templates
 from . import compare, educators, library_tab
@@ -19,11 +19,13 @@ INTRO = (
 )
 
 
-def build_demo(runtime: Runtime | None = None, templates: TemplateSet | None = None) -> gr.Blocks:
+def build_demo(
+    runtime: Runtime | None = None, templates: TemplateSet | None = None, curated: Curated | None = None
+) -> gr.Blocks:
     """The whole app as a `gr.Blocks`, not launched (tests and app.py launch it)."""
     runtime = runtime or detect_runtime()
     templates = templates or load_templates()
-    curated = load_curated()
+    curated = curated or load_curated()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         if runtime.banner:
@@ -46,7 +48,12 @@ def launch_kwargs() -> dict:
     """Files may be served from the generated-images folder only; uploads are size-limited."""
     settings = get_settings()
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
-    return {"allowed_paths": [str(settings.outputs_dir)], "max_file_size": f"{settings.max_upload_mb}mb"}
+    return {
+        "allowed_paths": [str(settings.outputs_dir)],
+        "blocked_paths": [str(settings.library_path) + suffix for suffix in ("", "-wal", "-shm")]
+        + [str(settings.models_dir)],
+        "max_file_size": f"{settings.max_upload_mb}mb",
+    }
 
 
 def queued(demo: gr.Blocks) -> gr.Blocks:

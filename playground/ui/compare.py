@@ -6,8 +6,11 @@ Handlers are thin: they turn widget values into a `Comparison`, call
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import sqlite3
 
 import gradio as gr
 import pandas as pd
@@ -87,7 +90,7 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
 
 def build_comparison(
     subject: str, model: str, column_values: Sequence[str], settings_table, images_per_cell: float, seed: float,
-    runtime: Runtime, templates: TemplateSet, guidance_scorer: str,
+    runtime: Runtime, templates: TemplateSet, guidance_scorer: str, width: float = 0, height: float = 0,
 ) -> Comparison:
     """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt."""
     if model not in runtime.models and not get_settings().allow_any_model:
@@ -97,18 +100,29 @@ def build_comparison(
         if template_id == OFF:
             continue
         columns.append(Column(prompt or "") if template_id == FREE else templates[template_id].column(subject, prompt or ""))
-    if seed is None or images_per_cell is None or seed != int(seed) or images_per_cell != int(images_per_cell):
-        raise ValueError("Seed and images per cell must be whole numbers.")
+    numbers = {"Seed": seed, "Images per cell": images_per_cell, "Width": width, "Height": height}
+    for name, value in numbers.items():
+        if value is None or not math.isfinite(value) or value != int(value):
+            raise ValueError(f"{name} must be a whole number, got {value}.")
     comparison = Comparison(
         subject=subject or "", columns=columns, settings=parse_settings(settings_table),
         images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model, guidance_scorer_id=guidance_scorer,
+        width=int(width) or None, height=int(height) or None,
     )
     comparison.check_inputs()
     return comparison
 
 
+def _check_note(note: str) -> None:
+    limit = get_settings().max_prompt_chars
+    if len(note) > limit:
+        raise ValueError(f"The note has {len(note):,} characters; the limit is {limit:,}.")
+
+
 def caption(row: pd.Series) -> str:
     """What is written under an image: scores first (captions are cut when long)."""
+    if row["image_problem"]:
+        return f"⚠ not scored: {row['image_problem']} · c{row['column'] + 1} {row['template_id']} · seed {row['seed']}"
     parts = [f"CLIP {row['clip_prompt']:.1f}" + (" ★ best in row" if row["best_in_row"] else "")]
     if "medclip_prompt" in row:
         parts.append(f"med {row['medclip_prompt']:.1f}")
@@ -122,7 +136,12 @@ def caption(row: pd.Series) -> str:
 def details(row: pd.Series) -> str:
     """The selected image's full evaluation, as Markdown with user text escaped."""
     lines = [f"**Image {row.name}** · {text(row['template_id'])} · {text(row['setting'])} · seed {row['seed']}",
-             f"- prompt: {text(row['prompt'])}",
+             f"- prompt: {text(row['prompt'])}"]
+    if row["prompt_ignored"]:
+        lines.append(f"- ⚠ ignored by the model (past 77 tokens): {text(row['prompt_ignored'])}")
+    if row["image_problem"]:
+        return "\n".join([*lines, f"- ⚠ not scored: {text(row['image_problem'])}"])
+    lines += [
              f"- CLIP score: {row['clip_prompt']:.1f} (prompt), {row['clip_subject']:.1f} (subject)"]
     if "medclip_prompt" in row:
         lines.append(f"- medical CLIP score: {row['medclip_prompt']:.1f} (prompt), {row['medclip_subject']:.1f} (subject)")
@@ -139,6 +158,11 @@ def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
     lines = [f"**Grid:** each line is a guidance setting; left to right, {images_per_cell} seed(s) per prompt column."]
     lines += [f"- column c{c.column + 1}: `{text(c.template_id)}`: {text(c.prompt)}" for c in columns.itertuples()]
     lines += [f"- row {r.row + 1}: {text(r.setting)}" for r in rows.itertuples()]
+    lines += [
+        f"- ⚠ column c{c.column + 1}'s prompt is longer than the text encoder reads (77 CLIP tokens); "
+        f"it was cut before: \"{text(c.prompt_ignored)}\""
+        for c in columns.itertuples() if c.prompt_ignored
+    ]
     return "\n".join(lines)
 
 
@@ -152,6 +176,8 @@ class CompareInputs:
     settings_table: gr.Dataframe
     images_per_cell: gr.Slider
     seed: gr.Number
+    width: gr.Number
+    height: gr.Number
     filled_for: gr.State
     generate: Callable  # the /compare handler, for other tabs to chain after loading inputs
     generate_inputs: list
@@ -159,7 +185,7 @@ class CompareInputs:
 
     def components(self) -> list:
         return [self.subject, self.model, *self.columns, self.settings_table, self.images_per_cell, self.seed,
-                self.filled_for]
+                self.width, self.height, self.filled_for]
 
 
 def record_to_inputs(record: dict, runtime: Runtime, templates: TemplateSet) -> list:
@@ -183,7 +209,8 @@ def record_to_inputs(record: dict, runtime: Runtime, templates: TemplateSet) -> 
         [[record["guidance_scale"], record["steps"], scheduler, negative, record["clip_guidance_scale"]]],
         columns=SETTINGS_HEADERS,
     )
-    return [record["subject"], record["model_id"], *columns, settings, 1, record["seed"], record["subject"]]
+    return [record["subject"], record["model_id"], *columns, settings, 1, record["seed"], record["width"],
+            record["height"], record["subject"]]
 
 
 def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> CompareInputs:
@@ -200,7 +227,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         subject: str, model: str, scorer: str, medical_scorer: str,
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
-        settings: pd.DataFrame, images_per_cell: float, seed: float, progress=gr.Progress(),
+        settings: pd.DataFrame, images_per_cell: float, seed: float, width: float = 0, height: float = 0,
+        progress=gr.Progress(),
     ):
         """Generate the grid; template_N is a template id, 'free' or 'off', prompt_N its prompt."""
         column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
@@ -209,7 +237,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
             raise ValueError(f"Medical scorer {medical_scorer!r} is not offered here.")
         comparison = build_comparison(
-            subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer
+            subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height
         )
         saved = _generate_on_device(
             comparison, scorer, None if medical_scorer == NO_SCORER else medical_scorer,
@@ -233,12 +261,21 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         if index is None or index != int(index) or not 0 <= int(index) < len(frame):
             raise ValueError(f"Pick an image number between 0 and {len(frame) - 1}, got {index}.")
         row = frame.iloc[int(index)]
+        if row["image_problem"]:
+            raise ValueError(f"Image {int(index)} is not a real image ({row['image_problem']}); it cannot be preferred.")
+        _check_note(note or "")
         with Image.open(row["image_path"]) as image:
             image.load()
+        try:
             logged = open_library().log(
                 {**row.to_dict(), "note": note or ""}, image,
                 scores={k: row[k] for k in SCORE_COLUMNS if k in row and pd.notna(row[k])},
             )
+        except (sqlite3.Error, OSError) as exc:
+            raise ValueError(
+                f"The record was not saved: the library could not be written ({exc}). "
+                "Nothing already in the library was changed; try again in a moment."
+            ) from exc
         verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 
@@ -274,6 +311,9 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         with gr.Column(scale=1):
             images_per_cell = gr.Slider(1, 4, value=2, step=1, label="Images per cell")
             seed = gr.Number(value=0, precision=0, label="Base seed")
+            with gr.Row():
+                width = gr.Number(value=0, precision=0, label="Width (0 = model's)", min_width=80)
+                height = gr.Number(value=0, precision=0, label="Height (0 = model's)", min_width=80)
             run_button = gr.Button("Generate", variant="primary", elem_id="generate")
 
     legend_md = gr.Markdown()
@@ -292,7 +332,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     download = gr.File(label="Download: images + results.csv (ZIP)")
     result_state = gr.State()
 
-    inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed]
+    inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height]
     outputs = [gallery, legend_md, plot, table, download, result_state]
     gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
@@ -320,5 +360,6 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(generate, inputs, outputs, api_name=False)
     return CompareInputs(
-        subject, model, column_widgets, settings_table, images_per_cell, seed, filled_for, generate, inputs, outputs
+        subject, model, column_widgets, settings_table, images_per_cell, seed, width, height, filled_for, generate,
+        inputs, outputs,
     )

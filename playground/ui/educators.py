@@ -38,7 +38,7 @@ def reproduction_inputs(case: Confusion, runtime: Runtime, templates: TemplateSe
         [[7.5, REPRODUCE_STEPS, schedulers.DEFAULT, "", 0.0], [7.5, REPRODUCE_STEPS, schedulers.DEFAULT, "", CLIP_GUIDANCE]],
         columns=SETTINGS_HEADERS,
     )
-    return [case.subject, runtime.models[0], *columns, settings, 2, 0, case.subject]
+    return [case.subject, runtime.models[0], *columns, settings, 2, 0, 0, 0, case.subject]
 
 
 def build(runtime: Runtime, templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs, tabs: gr.Tabs) -> None:
