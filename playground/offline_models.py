@@ -26,6 +26,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
 TINY_SCORER_ID = "tiny-offline-clip"
 TINY_MEDICAL_SCORER_ID = "tiny-offline-medclip"  # offline stand-in for BiomedCLIP
+REAL_SIZE_PIPELINE_ID = "sd1-size-offline"  # Stable Diffusion 1.x shapes, random weights (benchmarks)
+REAL_SIZE_SCORER_ID = "vit-b-32-size-offline-clip"  # ViT-B-32 shapes, random weights (benchmarks)
 
 _build_lock = threading.Lock()
 
@@ -107,6 +109,8 @@ BUILDERS: dict[str, Callable[[dict, Path], None]] = {
     TINY_PIPELINE_ID: _build_pipeline,
     TINY_SCORER_ID: _build_clip,
     TINY_MEDICAL_SCORER_ID: _build_clip,
+    REAL_SIZE_PIPELINE_ID: _build_pipeline,
+    REAL_SIZE_SCORER_ID: _build_clip,
 }
 
 

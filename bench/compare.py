@@ -1,0 +1,292 @@
+"""Benchmark: the loop a user writes vs the playground path vs the running app, on the same work.
+
+Work: 4 templates x 3 guidance settings x 2 seeds = 24 images, scored with CLIP against their
+prompts. Paths, run side by side in this one process on the same loaded models:
+  (a) baseline: one diffusers pipeline call per image (as AUTOMATIC1111's X/Y/Z grid does), then
+      open_clip scoring one image at a time;
+  (b) playground: `generate.run` (batched rows, each prompt encoded once) + `add_clip_scores`
+      (batched images, cached text embeddings);
+  (c) app: the same request through the running Gradio app with gradio_client (the app also saves
+      PNGs with parameters, writes a ZIP, and adds the criteria checklist and probe); the client
+      receives the images' URLs. (c+dl) is the same with the client downloading all 24 PNGs and
+      the ZIP, for reference.
+Two model sizes: the tiny offline model, and Stable Diffusion 1.x shapes with random weights
+(`sd1-size-offline`, ViT-B-32-sized scorer) at a reduced resolution and step count for a CPU.
+Also: share of (b) spent scoring, peak memory during each path, cold start (process start to the
+first image), and CLIP guidance's cost per step. Writes bench/RESULTS.md with the machine.
+
+    python bench/compare.py            # both sizes (about 6 minutes on 2 CPU cores)
+    python bench/compare.py --only tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PLAYGROUND_HOME", str(Path(tempfile.gettempdir()) / "playground-bench"))
+os.environ.setdefault("PLAYGROUND_LIBRARY", str(Path(os.environ["PLAYGROUND_HOME"]) / "library.sqlite"))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import psutil  # noqa: E402  (after the environment is set)
+import torch  # noqa: E402
+
+from playground import load_pipeline, load_scorer  # noqa: E402
+from playground.generate import Comparison, GuidanceSetting, run  # noqa: E402
+from playground.models import pick_device  # noqa: E402
+from playground.offline_models import (  # noqa: E402
+    REAL_SIZE_PIPELINE_ID, REAL_SIZE_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID,
+)
+from playground.scoring import add_clip_scores  # noqa: E402
+
+SUBJECT = "lung adenocarcinoma"
+TEMPLATES = ["histopathology-short", "histopathology-detailed", "xray-short", "ct-detailed"]
+GUIDANCE = [4.0, 7.5, 10.0]
+SEEDS = 2
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    model: str
+    scorer: str
+    steps: int
+    side: int | None  # None: the model's native size
+
+
+SIZES = {
+    "tiny": Size("tiny", TINY_PIPELINE_ID, TINY_SCORER_ID, steps=4, side=None),
+    "real": Size("SD 1.x size", REAL_SIZE_PIPELINE_ID, REAL_SIZE_SCORER_ID, steps=2, side=128),
+}
+
+
+class PeakMemory:
+    """Samples this process's resident memory every 20 ms while in the `with` block."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, psutil.Process().memory_info().rss)
+
+    @property
+    def gib(self) -> float:
+        return self.peak / 2**30
+
+
+def comparison(size: Size) -> Comparison:
+    return Comparison.from_templates(
+        SUBJECT, TEMPLATES, settings=[GuidanceSetting(g, size.steps) for g in GUIDANCE], images_per_cell=SEEDS,
+        model_id=size.model, width=size.side, height=size.side,
+    )
+
+
+def baseline(size: Size) -> dict:
+    """(a): what a user writes by hand: one pipeline call per image, then one CLIP call per image."""
+    import open_clip
+
+    from playground.models import _open_clip_args
+
+    pipe = load_pipeline(size.model)
+    model_name, pretrained = _open_clip_args(size.scorer)
+    clip_model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained)
+    clip_model.eval()
+    tokenizer = open_clip.get_tokenizer(model_name)
+    work = comparison(size)
+    began = time.perf_counter()
+    images, prompts = [], []
+    for setting in work.settings:
+        for column in work.columns:
+            for seed in work.seeds:
+                image = pipe(
+                    column.prompt, negative_prompt=column.negative_prompt or None,
+                    guidance_scale=setting.guidance_scale, num_inference_steps=setting.steps,
+                    generator=torch.Generator("cpu").manual_seed(seed), width=size.side, height=size.side,
+                ).images[0]
+                images.append(image)
+                prompts.append(column.prompt)
+    generated = time.perf_counter()
+    scores = []
+    with torch.no_grad():
+        for image, prompt in zip(images, prompts):
+            image_features = clip_model.encode_image(preprocess(image).unsqueeze(0), normalize=True)
+            text_features = clip_model.encode_text(tokenizer([prompt]), normalize=True)
+            scores.append(float(100 * (image_features * text_features).sum().clamp(min=0)))
+    done = time.perf_counter()
+    return {"total": done - began, "scoring": done - generated, "images": len(images)}
+
+
+def playground(size: Size) -> dict:
+    """(b): the library path the app stands on."""
+    scorer = load_scorer(size.scorer)
+    began = time.perf_counter()
+    result = run(comparison(size))
+    generated = time.perf_counter()
+    add_clip_scores(result, scorer)
+    done = time.perf_counter()
+    return {"total": done - began, "scoring": done - generated, "images": len(result.images)}
+
+
+def through_app(size: Size, client) -> dict:
+    """(c): the same request through the running app (no medical scorer, to match (b)'s scoring)."""
+    work = comparison(size)
+    columns = []
+    for column in work.columns:
+        columns += [column.template_id, column.prompt]
+    headers = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]
+    settings = {"headers": headers, "data": [[g, size.steps, "default", "", 0] for g in GUIDANCE]}
+    began = time.perf_counter()
+    gallery, *_ = client.predict(
+        SUBJECT, size.model, size.scorer, "none", *columns, settings, SEEDS, 0, size.side or 0, size.side or 0,
+        api_name="/compare",
+    )
+    items = gallery["value"] if isinstance(gallery, dict) else gallery
+    return {"total": time.perf_counter() - began, "scoring": float("nan"), "images": len(items)}
+
+
+def launch_app(sizes: list[Size]) -> tuple:
+    """The app on the benchmark's models, and two clients: URLs only, and downloading files."""
+    from gradio_client import Client
+
+    from playground.offline_models import TINY_MEDICAL_SCORER_ID
+    from playground.startup import Runtime
+    from playground.ui import build_demo, launch_kwargs, queued
+
+    runtime = Runtime(tuple(s.model for s in sizes), tuple(s.scorer for s in sizes), (TINY_MEDICAL_SCORER_ID,), None)
+    demo = queued(build_demo(runtime))
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    return demo, Client(url, verbose=False, download_files=False), Client(url, verbose=False)
+
+
+def cold_start(size: Size) -> float:
+    """Seconds from starting a fresh Python process to its first image (imports and loading included)."""
+    code = (
+        "from playground.generate import Column, Comparison, GuidanceSetting, run\n"
+        f"run(Comparison('x', [Column('a photo')], [GuidanceSetting(7.5, {size.steps})], images_per_cell=1,"
+        f" model_id={size.model!r}, width={size.side!r}, height={size.side!r}))\n"
+    )
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def guidance_cost(size: Size) -> tuple[float, float]:
+    """Seconds per denoising step for 2 images, without and with CLIP guidance."""
+    per_step = []
+    for clip_scale in (0.0, 100.0):
+        work = Comparison(SUBJECT, comparison(size).columns[:1], [GuidanceSetting(7.5, size.steps, clip_guidance_scale=clip_scale)],
+                          images_per_cell=2, model_id=size.model, guidance_scorer_id=size.scorer,
+                          width=size.side, height=size.side)
+        began = time.perf_counter()
+        run(work)
+        per_step.append((time.perf_counter() - began) / size.steps)
+    return per_step[0], per_step[1]
+
+
+def measure(size: Size, clients: tuple, repeats: int) -> dict:
+    load_pipeline(size.model)  # warm: build (first time) and load outside the timings
+    load_scorer(size.scorer)
+    best: dict[str, dict] = {}
+    for _ in range(repeats):  # alternate the paths so drift hits all alike; keep each one's best
+        for name, path in (("a", lambda: baseline(size)), ("b", lambda: playground(size)),
+                           ("c", lambda: through_app(size, clients[0])), ("c+dl", lambda: through_app(size, clients[1]))):
+            gc.collect()
+            with PeakMemory() as memory:
+                timing = path()
+            timing["peak_gib"] = memory.gib
+            if name not in best or timing["total"] < best[name]["total"]:
+                best[name] = timing
+    plain, guided = guidance_cost(size)
+    return {"paths": best, "cold_start": cold_start(size), "guidance": (plain, guided)}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    device, dtype = pick_device()
+    gpu = f", {torch.cuda.get_device_name(0)}" if device.type == "cuda" else ""
+    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM{gpu}; "
+            f"device {device.type} ({str(dtype).removeprefix('torch.')}); Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def report(results: dict[str, dict]) -> str:
+    lines = [
+        "| model | path | total s | s/image | scoring s | peak RSS GiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    ratios = ["", "| model | b/a | c/b | scoring share of b | cold start s | step s (plain) | step s (CLIP guidance) | guidance cost |",
+              "|---|---|---|---|---|---|---|---|"]
+    for key, result in results.items():
+        size, paths = SIZES[key], result["paths"]
+        for name, label in (("a", "(a) naive loop"), ("b", "(b) playground"), ("c", "(c) app via gradio_client"),
+                            ("c+dl", "(c+dl) app, client downloads files")):
+            p = paths[name]
+            scoring = "" if p["scoring"] != p["scoring"] else f"{p['scoring']:.2f}"
+            lines.append(f"| {size.name} | {label} | {p['total']:.2f} | {p['total'] / p['images']:.3f} | {scoring} | "
+                         f"{p['peak_gib']:.2f} |")
+        a, b, c = (paths[n]["total"] for n in "abc")
+        plain, guided = result["guidance"]
+        ratios.append(f"| {size.name} | {b / a:.2f} | {c / b:.2f} | {paths['b']['scoring'] / b:.1%} | "
+                      f"{result['cold_start']:.1f} | {plain:.3f} | {guided:.3f} | x{guided / plain:.1f} |")
+    return "\n".join(lines + ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=list(SIZES), help="run one model size")
+    parser.add_argument("--repeats", type=int, default=None, help="runs of each path (default: 3 tiny, 1 real)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    keys = [args.only] if args.only else list(SIZES)
+    demo, *clients = launch_app([SIZES[k] for k in keys])
+    results = {}
+    try:
+        for key in keys:
+            print(f"measuring {SIZES[key].name} ...", flush=True)
+            results[key] = measure(SIZES[key], tuple(clients), args.repeats or (5 if key == "tiny" else 1))
+    finally:
+        demo.close()
+    table = report(results)
+    print(table)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    work = (f"{len(TEMPLATES)} templates x {len(GUIDANCE)} guidance settings x {SEEDS} seeds = "
+            f"{len(TEMPLATES) * len(GUIDANCE) * SEEDS} images; "
+            + "; ".join(f"{SIZES[k].name}: {SIZES[k].steps} steps at {SIZES[k].side or 'native'} px" for k in keys))
+    args.output.write_text(
+        "# Benchmark results\n\n"
+        f"Written by `python bench/compare.py` at commit {commit or 'unknown'} on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
+        f"Machine: {machine()}.\n\nWork: {work}. Paths as in bench/compare.py's docstring; each path's "
+        "best of its repeats; ratios from the same run.\n\n" + table + "\n"
+    )
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
