@@ -76,6 +76,11 @@ class Settings:
         return self.home / "library_hub"
 
     @property
+    def runs_dir(self) -> Path:
+        """Sweep runs the Study tab can rate (inside the served folder, for their images)."""
+        return self.outputs_dir / "runs"
+
+    @property
     def library_images_dir(self) -> Path:
         """Images of preferred records, inside the served folder."""
         return self.outputs_dir / "library"

@@ -85,23 +85,23 @@ def m003_clip_guidance(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE records ADD COLUMN clip_guidance_scale REAL NOT NULL DEFAULT 0")
 
 
-def migrate(db: sqlite3.Connection) -> None:
+def migrate(db: sqlite3.Connection, migrations: list[Callable[[sqlite3.Connection], None]] = MIGRATIONS) -> None:
     """Apply every migration not yet recorded, each in its own transaction."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-    for fn in MIGRATIONS:
-        with _immediate(db):
+    for fn in migrations:
+        with immediate(db):
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone():
                 continue
             fn(db)
-            db.execute("INSERT INTO _migrations VALUES (?, ?)", (fn.__name__, _now()))
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (fn.__name__, now_utc()))
 
 
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+def immediate(db: sqlite3.Connection) -> Iterator[None]:
     """One short write transaction that takes the write lock up front (no upgrade deadlocks)."""
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -178,14 +178,14 @@ class Library:
                 tmp = target.with_suffix(f".{os.getpid()}.tmp")
                 save_png(image, tmp, a1111_parameters(record))
                 os.replace(tmp, target)
-        with self._db() as db, _immediate(db):
+        with self._db() as db, immediate(db):
             row = db.execute(_insert_sql(values, "votes = votes + 1") + " RETURNING id, votes", values).fetchone()
         self._changed(row["id"])
         return Logged(id=row["id"], created=row["votes"] == 1, votes=row["votes"])
 
     def upvote(self, record_id: int) -> int:
         """One vote more for a record; returns its votes now."""
-        with self._db() as db, _immediate(db):
+        with self._db() as db, immediate(db):
             row = db.execute("UPDATE records SET votes = votes + 1 WHERE id = ? RETURNING votes", (record_id,)).fetchone()
         if row is None:
             raise ValueError(f"There is no library record #{record_id}.")
@@ -269,7 +269,7 @@ class Library:
                 if line.strip():
                     rows.append(_parse_line(line, f"{Path(path).name} line {number}"))
         added = 0
-        with self._db() as db, _immediate(db):
+        with self._db() as db, immediate(db):
             for values in rows:
                 known = db.execute("SELECT 1 FROM records WHERE content_hash = ?", (values["content_hash"],)).fetchone()
                 db.execute(_insert_sql(values, "votes = MAX(votes, excluded.votes)"), values)
@@ -302,7 +302,7 @@ def row_values(
         raise ValueError(f"{where}: a number field is not a number ({exc}).") from None
     image_file = str(extra.get("image_file") or "")
     values.update(
-        created=str(extra.get("created") or _now()),
+        created=str(extra.get("created") or now_utc()),
         scores=json.dumps(score_values),
         tags=json.dumps([str(t) for t in (tags or [])]),
         votes=max(1, int(extra.get("votes") or 1)),

@@ -8,7 +8,7 @@ from ..config import get_settings
 from ..curated import Curated, load_curated
 from ..startup import Runtime, detect_runtime
 from ..templates import TemplateSet, load_templates
-from . import compare, educators, library_tab
+from . import compare, educators, library_tab, study_tab
 from .common import text
 
 TITLE = "Medical Text-to-Image Prompt Playground"
@@ -41,6 +41,7 @@ def build_demo(
                 compare_inputs = compare.build(runtime, templates, curated)
             educators.build(runtime, templates, curated, compare_inputs, tabs)
             library_tab.build(runtime, templates, compare_inputs, tabs)
+            study_tab.build()
     return demo
 
 

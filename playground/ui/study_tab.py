@@ -1,0 +1,95 @@
+"""The Study tab: blinded rating of a sweep, one condition at a time, and the statistics so far.
+
+Raters see 4 images of a prompt condition and nothing of its prompt or settings; they rate style
+and content on the 0-4 scale and may mark the best image. Sweeps appear here when written to
+PLAYGROUND_HOME/outputs/runs/NAME (see README).
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from .. import stats
+from ..config import get_settings
+from ..study import SCALE, RatingSession, list_runs
+from .common import user_errors
+
+SCALE_CHOICES = [(f"{value}: {label}", value) for value, label in SCALE.items()]
+BEST_CHOICES = [("no best image", -1)] + [(f"image {i}", i - 1) for i in range(1, 5)]
+
+
+def _session(run: str | None, seed: float | None) -> RatingSession:
+    if not run or run not in list_runs():
+        raise ValueError("Choose a sweep run to rate (runs live in PLAYGROUND_HOME/outputs/runs).")
+    if seed is None or seed != int(seed):
+        raise ValueError(f"The session seed must be a whole number, got {seed}.")
+    return RatingSession(get_settings().runs_dir / run, int(seed))
+
+
+def build() -> None:
+    """Lay out the Study tab (call inside `gr.Tabs`) and wire its events."""
+
+    def show(session: RatingSession, rater: str) -> tuple:
+        item = session.next_item(rater)
+        if item is None:
+            return "**All conditions rated.** Thank you! Show the statistics below.", [], None
+        header = (f"**Condition {item.number} of {item.total}.** Rate what you see; the prompt and settings "
+                  "are hidden on purpose.")
+        return header, [(str(path), f"image {i}") for i, path in enumerate(item.images, start=1)], item.key
+
+    @user_errors
+    def start(run: str, seed: float, rater: str) -> tuple:
+        return show(_session(run, seed), rater)
+
+    @user_errors
+    def submit(run: str, seed: float, rater: str, key: str | None, style: int | None, content: int | None,
+               best: int | None) -> tuple:
+        if not key:
+            raise ValueError("Start (or resume) the session first.")
+        if style is None or content is None:
+            raise ValueError("Rate both style and content before going on.")
+        session = _session(run, seed)
+        session.rate(rater, key, int(style), int(content), None if best in (None, -1) else int(best))
+        return (*show(session, rater), None, None, -1)
+
+    @user_errors
+    def statistics(run: str, seed: float) -> tuple:
+        session = _session(run, seed)
+        long = session.long_ratings()
+        if long.empty:
+            raise ValueError("No ratings yet in this run.")
+        files = stats.report(long, session.run_dir / "report")
+        summary = pd.read_csv(session.run_dir / "report" / "summary.csv").round(2)
+        table = session.ratings()
+        rho = ", ".join(
+            f"{aspect} vs CLIP: rho {r:.2f}" for aspect in ("style", "content")
+            for r, _ in [stats.spearman(table["clip_prompt"], table[aspect])] if r == r
+        )
+        boxplot = next(str(f) for f in files if f.name == "boxplot.png")
+        return summary, boxplot, f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {rho}"
+
+    with gr.Tab("Study", id="study") as tab:
+        with gr.Row():
+            run = gr.Dropdown(list_runs(), label="Sweep run", elem_id="study-run", allow_custom_value=False)
+            seed = gr.Number(value=0, precision=0, label="Session seed (same seed = same order per rater)")
+            rater = gr.Textbox(label="Rater name", elem_id="study-rater")
+            start_button = gr.Button("Start / resume", elem_id="study-start")
+        header = gr.Markdown(elem_id="study-header")
+        images = gr.Gallery(label="Images of one condition", columns=4, height=320, elem_id="study-images")
+        with gr.Row():
+            style = gr.Radio(SCALE_CHOICES, label="Style", elem_id="study-style")
+            content = gr.Radio(SCALE_CHOICES, label="Content", elem_id="study-content")
+            best = gr.Radio(BEST_CHOICES, value=-1, label="Best image", elem_id="study-best")
+        submit_button = gr.Button("Submit and next", variant="primary", elem_id="study-submit")
+        stats_button = gr.Button("Show statistics", elem_id="study-stats")
+        stats_note = gr.Markdown(elem_id="study-stats-note")
+        summary = gr.Dataframe(label="Median and IQR per category", interactive=False, elem_id="study-summary")
+        boxplot = gr.Image(label="Ratings per category", type="filepath")
+        current = gr.State()
+
+    tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False)
+    start_button.click(start, [run, seed, rater], [header, images, current], api_name="study_start")
+    submit_button.click(submit, [run, seed, rater, current, style, content, best],
+                        [header, images, current, style, content, best], api_name="study_rate")
+    stats_button.click(statistics, [run, seed], [summary, boxplot, stats_note], api_name="study_stats")

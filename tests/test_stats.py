@@ -1,0 +1,75 @@
+"""Statistics on hand-made data with known answers, and the report on the original study's ratings."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from playground import stats
+
+HAND = pd.DataFrame(
+    [("s1", "a", "style", v) for v in (0, 1, 2, 3, 4)] + [("s2", "b", "style", v) for v in (3, 4, 4, 4, 4)]
+    + [("s3", "c", "style", v) for v in (0, 0, 0, 1, 1)],
+    columns=["subject", "category", "aspect", "rating"],
+)
+
+
+def test_median_and_iqr():
+    table = stats.summarize(HAND).set_index("category")
+    assert table.loc["a", ["n", "median", "q1", "q3", "iqr"]].tolist() == [5, 2.0, 1.0, 3.0, 2.0]
+    assert table.loc["b", ["median", "iqr"]].tolist() == [4.0, 0.0]
+
+
+def test_kruskal_across_and_pairwise_match_scipy():
+    h, p = stats.kruskal_across(HAND, "style")
+    expected = scipy_stats.kruskal([0, 1, 2, 3, 4], [3, 4, 4, 4, 4], [0, 0, 0, 1, 1])
+    assert (h, p) == pytest.approx((expected.statistic, expected.pvalue))
+    matrix = stats.pairwise_kruskal(HAND, "style")
+    assert matrix.loc["a", "b"] == matrix.loc["b", "a"] == pytest.approx(
+        scipy_stats.kruskal([0, 1, 2, 3, 4], [3, 4, 4, 4, 4]).pvalue)
+    assert math.isnan(matrix.loc["a", "a"])
+    same = HAND.assign(rating=1)
+    assert stats.pairwise_kruskal(same, "style").loc["a", "b"] == 1.0  # identical ratings: no difference
+
+
+def test_holm_adjustment_known_values():
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_mann_whitney_with_holm():
+    table = stats.pairwise_mannwhitney(HAND, "style")
+    assert list(zip(table["a"], table["b"])) == [("a", "b"), ("a", "c"), ("b", "c")]
+    raw = scipy_stats.mannwhitneyu([3, 4, 4, 4, 4], [0, 0, 0, 1, 1], alternative="two-sided")
+    row = table[(table.a == "b") & (table.b == "c")].iloc[0]
+    assert row["U"] == raw.statistic == 25.0 and row["p"] == pytest.approx(raw.pvalue)
+    assert (table["p_holm"] >= table["p"]).all()
+
+
+def test_krippendorff_alpha_and_spearman_known_values():
+    agree = pd.DataFrame({"r1": [0, 1, 2, 3, 4], "r2": [0, 1, 2, 3, 4]})
+    assert stats.krippendorff_alpha(agree) == pytest.approx(1.0)
+    reversed_ = pd.DataFrame({"r1": [0, 1, 2, 3, 4], "r2": [4, 3, 2, 1, 0]})
+    assert stats.krippendorff_alpha(reversed_) < 0
+    rho, _ = stats.spearman([10, 20, 30, 40], [1, 2, 3, 5])
+    assert rho == pytest.approx(1.0)
+
+
+def test_report_on_the_original_study(tmp_path):
+    assert stats.main(["report", str(stats.ORIGINAL_STUDY), "--out", str(tmp_path)]) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv").set_index(["category", "aspect"])
+    assert len(summary) == 16 and (summary["n"] == 34).all()
+    wide = pd.read_excel(stats.ORIGINAL_STUDY, sheet_name="matrix_nonsensical_as_zero")
+    assert summary.loc[("histopathology", "style"), "median"] == wide["histopath style"].median()
+    assert summary.loc[("mri", "content"), "iqr"] == (
+        wide["MR image content"].quantile(0.75) - wide["MR image content"].quantile(0.25))
+    matrix = pd.read_csv(tmp_path / "kruskal_style.csv", index_col=0)
+    assert matrix.shape == (8, 8) and np.allclose(matrix.to_numpy(), matrix.to_numpy().T, equal_nan=True)
+    assert matrix.loc["mri", "histopathology"] < 0.001  # the study's point: radiology far below histology
+    for name in ("report.html", "boxplot.png", "medians.png", "kruskal_style.png", "kruskal_content.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    tests = pd.read_csv(tmp_path / "tests.csv")
+    alpha = tests[tests.test.str.startswith("Krippendorff")]["statistic"]
+    assert len(alpha) == 2 and alpha.between(-1, 1).all()

@@ -1,0 +1,32 @@
+"""The Study tab in a real browser: rate a few conditions blind, then see the per-category medians."""
+
+import re
+
+from playground.study import RatingSession
+
+from .test_sweep_study import quick_run  # noqa: F401  (the swept run the tab lists)
+
+
+def test_rate_blind_then_read_the_medians(page, app_url, quick_run):  # noqa: F811
+    page.goto(app_url)
+    page.get_by_role("tab", name="Study").click()
+    page.locator("#study-run input").click()
+    page.get_by_role("option", name="quick").click()
+    page.locator("#study-rater textarea").fill("dana")
+    page.locator("#study-start").click()
+    header = page.locator("#study-header")
+    header.get_by_text("Condition 1 of 8").wait_for(timeout=30_000)
+    body = page.locator("body").inner_text()
+    assert "CFG" not in body and "A microscopic image" not in body  # nothing of the settings or prompt
+    for number, (style, content) in enumerate([("3: mainly correct", "2: clear signs of correct"),
+                                               ("1: hints of correct", "0: completely wrong")], start=2):
+        page.locator("#study-style").get_by_text(style).click()
+        page.locator("#study-content").get_by_text(content).click()
+        page.locator("#study-submit").click()
+        header.get_by_text(f"Condition {number} of 8").wait_for(timeout=30_000)
+    assert len(RatingSession(quick_run, 0).ratings().query("rater == 'dana'")) == 2
+
+    page.locator("#study-stats").click()
+    page.locator("#study-stats-note").get_by_text(re.compile(r"\d+ ratings by")).wait_for(timeout=60_000)
+    summary = page.locator("#study-summary").inner_text()
+    assert "median" in summary and ("microscopy" in summary or "histopathology" in summary)
