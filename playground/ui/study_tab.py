@@ -63,8 +63,9 @@ def build() -> None:
         summary = pd.read_csv(session.run_dir / "report" / "summary.csv").round(2)
         table = session.ratings()
         rho = ", ".join(
-            f"{aspect} vs CLIP: rho {r:.2f}" for aspect in ("style", "content")
-            for r, _ in [stats.spearman(table["clip_prompt"], table[aspect])] if r == r
+            f"{aspect} vs {label}: Spearman rho {r:.2f}" for aspect in ("style", "content")
+            for column, label in (("clip_prompt", "CLIP score"), ("criteria_score", "criteria score"))
+            if column in table for r, _ in [stats.spearman(table[column], table[aspect])] if r == r
         )
         boxplot = next(str(f) for f in files if f.name == "boxplot.png")
         return summary, boxplot, f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {rho}"
