@@ -314,15 +314,17 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
             began = time.perf_counter()
             try:
                 faults.trip("oom", lambda: torch.OutOfMemoryError("injected by a test"))
-                output = row_pipe(
-                    **encoder.kwargs(pairs),
-                    guidance_scale=setting.guidance_scale,
-                    num_inference_steps=setting.steps,
-                    generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
-                    width=comparison.width,
-                    height=comparison.height,
-                    callback_on_step_end=callback,
-                )
+                # inference_mode skips autograd bookkeeping (about 5% on CPU); CLIP guidance needs it
+                with torch.inference_mode(not setting.clip_guidance_scale):
+                    output = row_pipe(
+                        **encoder.kwargs(pairs),
+                        guidance_scale=setting.guidance_scale,
+                        num_inference_steps=setting.steps,
+                        generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
+                        width=comparison.width,
+                        height=comparison.height,
+                        callback_on_step_end=callback,
+                    )
             except (torch.OutOfMemoryError, MemoryError) as exc:
                 raise _out_of_memory(comparison, len(batch)) from exc
             seconds = (time.perf_counter() - began) / len(batch)
