@@ -39,6 +39,7 @@ class Settings:
     allow_any_model: bool  # PLAYGROUND_ALLOW_ANY_MODEL=1: the API may name any Hub id or folder
     scorer: str  # PLAYGROUND_SCORER: default CLIP scorer ("ARCH/TAG", "hf-hub:org/repo", ...)
     medical_scorer: str  # PLAYGROUND_MEDICAL_SCORER: the medical CLIP offered beside the general one
+    hub_offline: bool  # HF_HUB_OFFLINE=1: huggingface_hub reads its local cache only
     offline: bool  # PLAYGROUND_OFFLINE=1: never contact the Hub, use the tiny offline models
     hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
@@ -58,7 +59,7 @@ class Settings:
     @property
     def model_is_local(self) -> bool:
         """True when the default model loads without the Hub (a folder, or HF_HUB_OFFLINE's cache)."""
-        return Path(self.model).is_dir() or _env_flag("HF_HUB_OFFLINE")
+        return Path(self.model).is_dir() or self.hub_offline
 
     @property
     def models_dir(self) -> Path:
@@ -102,6 +103,7 @@ def get_settings() -> Settings:
         allow_any_model=_env_flag("PLAYGROUND_ALLOW_ANY_MODEL"),
         scorer=os.environ.get("PLAYGROUND_SCORER", "").strip() or "ViT-B-32/laion2b_s34b_b79k",
         medical_scorer=os.environ.get("PLAYGROUND_MEDICAL_SCORER", "").strip() or BIOMEDCLIP,
+        hub_offline=_env_flag("HF_HUB_OFFLINE"),
         offline=_env_flag("PLAYGROUND_OFFLINE"),
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,

@@ -8,9 +8,11 @@ run as a formula are escaped.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -64,12 +66,25 @@ def parse_parameters(text: str) -> dict[str, str]:
     return parsed
 
 
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it when the block succeeds: readers (a resumed
+    sweep, a served image, another process) never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save_png(image: Image.Image, path: Path, parameters: str) -> Path:
-    """Write `image` as PNG with `parameters` in a tEXt chunk of that name."""
+    """Write `image` as PNG with `parameters` in a tEXt chunk of that name (atomically)."""
     info = PngInfo()
     info.add_text("parameters", parameters)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", pnginfo=info)
+    with atomic(path) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
     return path
 
 
@@ -96,7 +111,9 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    escape_formulas(frame).to_csv(path, index=False)
+    """`frame` as CSV with formula cells escaped (atomically)."""
+    with atomic(path) as tmp:
+        escape_formulas(frame).to_csv(tmp, index=False)
     return path
 
 

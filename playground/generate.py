@@ -186,6 +186,7 @@ class _PromptEncoder:
         self.pipe = pipe
         self.takes_embeddings = isinstance(pipe, StableDiffusionPipeline)
         self._cache: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._ignored: dict[str, str] = {}
 
     @torch.no_grad()
     def _encode(self, prompt: str, negative: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,9 +203,11 @@ class _PromptEncoder:
         tokenizer = getattr(self.pipe, "tokenizer", None)
         if tokenizer is None:
             return ""
-        ids = tokenizer(prompt, truncation=False).input_ids
-        limit = tokenizer.model_max_length
-        return tokenizer.decode(ids[limit - 1 : -1]).strip() if len(ids) > limit else ""
+        if prompt not in self._ignored:  # once per distinct prompt, not per image
+            ids = tokenizer(prompt, truncation=False).input_ids
+            limit = tokenizer.model_max_length
+            self._ignored[prompt] = tokenizer.decode(ids[limit - 1 : -1]).strip() if len(ids) > limit else ""
+        return self._ignored[prompt]
 
     def kwargs(self, pairs: Sequence[tuple[str, str]]) -> dict:
         if not self.takes_embeddings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import sys
@@ -88,7 +87,8 @@ def m003_clip_guidance(db: sqlite3.Connection) -> None:
 def migrate(db: sqlite3.Connection, migrations: list[Callable[[sqlite3.Connection], None]] = MIGRATIONS) -> None:
     """Apply every migration not yet recorded, each in its own transaction."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-    for fn in migrations:
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for fn in (fn for fn in migrations if fn.__name__ not in applied):  # the usual case: none, no lock taken
         with immediate(db):
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone():
                 continue
@@ -175,9 +175,7 @@ class Library:
             values["image_file"] = f"{values['content_hash'][:24]}.png"
             target = self.images_dir / values["image_file"]
             if not target.exists():
-                tmp = target.with_suffix(f".{os.getpid()}.tmp")
-                save_png(image, tmp, a1111_parameters(record))
-                os.replace(tmp, target)
+                save_png(image, target, a1111_parameters(record))
         with self._db() as db, immediate(db):
             row = db.execute(_insert_sql(values, "votes = votes + 1") + " RETURNING id, votes", values).fetchone()
         self._changed(row["id"])

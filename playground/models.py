@@ -78,12 +78,8 @@ def hub_problem(timeout_s: float | None = None) -> str | None:
     return None
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _check_hub_for(kind: str, model_id: str) -> None:
-    if _hub_offline():
+    if get_settings().hub_offline:
         return  # from_pretrained reads the local cache only, and says so if the model is missing
     problem = hub_problem()
     if problem:

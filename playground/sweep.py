@@ -14,7 +14,6 @@ and `results.csv` (each written to a temporary file and renamed, never left half
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,8 +21,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .curated import Curated, load_curated
 from .datafiles import describe
-from .export import read_parameters, save_png, a1111_parameters
+from .export import a1111_parameters, atomic, read_parameters, save_png, write_csv
 from .generate import MAX_COLUMNS, Comparison, GuidanceSetting, run
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
 from .templates import TemplateSet, load_templates
@@ -101,45 +101,38 @@ def _unit_done(index: int, unit: Comparison, out: Path) -> bool:
     if len(frame) != unit.n_images:
         return False
     for name, row in zip(_image_names(index, frame), frame.itertuples()):
-        path = out / "images" / name
         try:
-            if f"Seed: {row.seed}," not in read_parameters(path) or not read_parameters(path).startswith(row.prompt):
+            parameters = read_parameters(out / "images" / name)
+            if f"Seed: {row.seed}," not in parameters or not parameters.startswith(row.prompt):
                 return False
         except (OSError, KeyError, SyntaxError):
             return False
     return True
 
 
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
-def run_unit(index: int, unit: Comparison, study: Study, out: Path) -> None:
+def run_unit(index: int, unit: Comparison, study: Study, out: Path, curated: Curated) -> None:
     """Generate, evaluate and save one unit: images first, then its part table."""
     result = run(unit)
-    frame = evaluate(result, study.scorer, study.medical_scorer)
+    frame = evaluate(result, study.scorer, study.medical_scorer, curated)
     names = _image_names(index, frame)
     for name, image, row in zip(names, result.images, frame.to_dict("records")):
-        tmp = out / "images" / f".{name}.tmp"
-        save_png(image, tmp, a1111_parameters(row))
-        os.replace(tmp, out / "images" / name)
+        save_png(image, out / "images" / name, a1111_parameters(row))
     frame.insert(0, "unit", index)
     frame["image_file"] = names
-    _atomic_parquet(frame, out / "parts" / f"unit-{index:04d}.parquet")
+    _write_parquet(frame, out / "parts" / f"unit-{index:04d}.parquet")
 
 
 def merge(out: Path, n_units: int) -> pd.DataFrame:
     """All parts in unit order, written as results.parquet and results.csv (atomically)."""
-    from .export import escape_formulas
-
     frame = pd.concat([pd.read_parquet(out / "parts" / f"unit-{i:04d}.parquet") for i in range(n_units)],
                       ignore_index=True)
-    _atomic_parquet(frame, out / "results.parquet")
-    tmp = out / f"results.csv.{os.getpid()}.tmp"
-    escape_formulas(frame).to_csv(tmp, index=False)
-    os.replace(tmp, out / "results.csv")
+    _write_parquet(frame, out / "results.parquet")
+    write_csv(frame, out / "results.csv")
     return frame
 
 
@@ -150,12 +143,13 @@ def sweep(study: Study, out: Path) -> pd.DataFrame | None:
 
     state = PartialState()
     work = units(study, load_templates())
+    curated = load_curated()  # once, not per unit
     for folder in (out / "images", out / "parts"):
         folder.mkdir(parents=True, exist_ok=True)
     with state.split_between_processes(list(range(len(work)))) as mine:
         for index in tqdm(mine, desc=f"{study.name} [{state.process_index}]", disable=not state.is_local_main_process):
             if not _unit_done(index, work[index], out):
-                run_unit(index, work[index], study, out)
+                run_unit(index, work[index], study, out, curated)
     state.wait_for_everyone()
     return merge(out, len(work)) if state.is_main_process else None
 

@@ -16,7 +16,7 @@ import json
 import pandas as pd
 import pytest
 
-from playground.library import MIGRATIONS, Library, migrate
+from playground.library import MIGRATIONS, Library
 
 ROOT = Path(__file__).resolve().parent.parent
 
