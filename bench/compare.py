@@ -4,7 +4,7 @@ Work: 4 templates x 3 guidance settings x 2 seeds = 24 images, scored with CLIP 
 prompts. Paths, run side by side in this one process on the same loaded models:
   (a) baseline: one diffusers pipeline call per image (as AUTOMATIC1111's X/Y/Z grid does), then
       open_clip scoring one image at a time;
-  (b) playground: `generate.run` (batched rows, each prompt encoded once) + `add_clip_scores`
+  (b) playground: `engine.generate.run` (batched rows, each prompt encoded once) + `add_clip_scores`
       (batched images, cached text embeddings);
   (c) app: the same request through the running Gradio app with gradio_client (the app also saves
       PNGs with parameters, writes a ZIP, and adds the criteria checklist and probe); the client
@@ -43,12 +43,14 @@ import psutil  # noqa: E402  (after the environment is set)
 import torch  # noqa: E402
 
 from playground import load_pipeline, load_scorer  # noqa: E402
-from playground.generate import Comparison, GuidanceSetting, run  # noqa: E402
-from playground.models import pick_device  # noqa: E402
-from playground.offline_models import (  # noqa: E402
+from playground.comparison import Comparison, GuidanceSetting  # noqa: E402
+from playground.templates import load_templates  # noqa: E402
+from playground.engine.generate import run  # noqa: E402
+from playground.engine.models import pick_device  # noqa: E402
+from playground.engine.offline_models import (  # noqa: E402
     REAL_SIZE_PIPELINE_ID, REAL_SIZE_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID,
 )
-from playground.scoring import add_clip_scores  # noqa: E402
+from playground.judges.clip import add_clip_scores  # noqa: E402
 
 SUBJECT = "lung adenocarcinoma"
 TEMPLATES = ["histopathology-short", "histopathology-detailed", "xray-short", "ct-detailed"]
@@ -98,8 +100,8 @@ class PeakMemory:
 
 def comparison(size: Size) -> Comparison:
     return Comparison.from_templates(
-        SUBJECT, TEMPLATES, settings=[GuidanceSetting(g, size.steps) for g in GUIDANCE], images_per_cell=SEEDS,
-        model_id=size.model, width=size.side, height=size.side,
+        SUBJECT, TEMPLATES, load_templates(), settings=[GuidanceSetting(g, size.steps) for g in GUIDANCE], images_per_cell=SEEDS,
+        model_id=size.model, guidance_scorer_id=size.scorer, width=size.side, height=size.side,
     )
 
 
@@ -107,7 +109,7 @@ def baseline(size: Size) -> dict:
     """(a): what a user writes by hand: one pipeline call per image, then one CLIP call per image."""
     import open_clip
 
-    from playground.models import _open_clip_args
+    from playground.engine.models import _open_clip_args
 
     pipe = load_pipeline(size.model)
     model_name, pretrained = _open_clip_args(size.scorer)
@@ -170,7 +172,7 @@ def launch_app(sizes: list[Size]) -> tuple:
     """The app on the benchmark's models, and two clients: URLs only, and downloading files."""
     from gradio_client import Client
 
-    from playground.offline_models import TINY_MEDICAL_SCORER_ID
+    from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID
     from playground.startup import Runtime
     from playground.ui import build_demo, launch_kwargs, queued
 
@@ -183,7 +185,8 @@ def launch_app(sizes: list[Size]) -> tuple:
 def cold_start(size: Size) -> float:
     """Seconds from starting a fresh Python process to its first image (imports and loading included)."""
     code = (
-        "from playground.generate import Column, Comparison, GuidanceSetting, run\n"
+        "from playground.comparison import Column, Comparison, GuidanceSetting\n"
+        "from playground.engine.generate import run\n"
         f"run(Comparison('x', [Column('a photo')], [GuidanceSetting(7.5, {size.steps})], images_per_cell=1,"
         f" model_id={size.model!r}, width={size.side!r}, height={size.side!r}))\n"
     )

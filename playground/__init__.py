@@ -1,4 +1,4 @@
-"""Medical text-to-image prompt playground: compare prompts and guidance, score with CLIP.
+"""Medical text-to-image prompt playground: compare prompts, guidance and models; judge every image.
 
 The API a notebook uses is the one the Gradio app uses:
 
@@ -7,20 +7,59 @@ The API a notebook uses is the one the Gradio app uses:
     ...                  [GuidanceSetting(4.0, steps=2), GuidanceSetting(7.5, steps=2)])
     >>> len(result.images), list(result.frame.columns)[:4]
 
-Lower level: `Comparison` + `run` to generate, `load_scorer` + `add_clip_scores` to score,
-`load_pipeline` for any diffusers model, `load_templates` for the prompt library.
+Lower level: `Comparison` + `run` to generate, `evaluate` to judge, `load_scorer` +
+`add_clip_scores` to score, `load_pipeline` for any diffusers model, `load_templates` for the
+prompt library. Names load on first use (as diffusers' own `__init__` does), so importing the
+package, its statistics or its library loads no torch.
 """
 
-from .config import Settings, get_settings
-from .generate import FRAME_COLUMNS, Column, Comparison, ComparisonResult, GuidanceSetting, compare, run
-from .models import HubUnreachableError, clear_caches, hub_problem, load_pipeline, load_scorer, pick_device
-from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
-from .scoring import ClipScorer, add_clip_scores, clip_score
-from .templates import Template, TemplateSet, fill, load_templates
+from __future__ import annotations
 
-__all__ = [
-    "FRAME_COLUMNS", "TINY_PIPELINE_ID", "TINY_SCORER_ID", "ClipScorer", "Column", "Comparison",
-    "ComparisonResult", "GuidanceSetting", "HubUnreachableError", "Settings", "Template", "TemplateSet",
-    "add_clip_scores", "clear_caches", "clip_score", "compare", "fill", "get_settings", "hub_problem",
-    "load_pipeline", "load_scorer", "load_templates", "pick_device", "run",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Column": "comparison", "Comparison": "comparison", "ComparisonResult": "comparison",
+    "GuidanceSetting": "comparison",
+    "COLUMNS": "schema", "ResultColumn": "schema",
+    "PlaygroundError": "errors", "HubUnreachableError": "errors",
+    "Settings": "config", "get_settings": "config",
+    "Template": "templates", "TemplateSet": "templates", "fill": "templates", "load_templates": "templates",
+    "compare": "workflow", "compare_to_folder": "workflow", "evaluate": "workflow",
+    "generate_and_evaluate": "workflow",
+    "run": "engine.generate",
+    "clear_caches": "engine.models", "hub_problem": "engine.models", "load_pipeline": "engine.models",
+    "load_scorer": "engine.models", "pick_device": "engine.models",
+    "TINY_PIPELINE_ID": "engine.offline_models", "TINY_SCORER_ID": "engine.offline_models",
+    "ClipScorer": "engine.clip_model", "clip_score": "engine.clip_model",
+    "add_clip_scores": "judges.clip",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'playground' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from .comparison import Column, Comparison, ComparisonResult, GuidanceSetting
+    from .config import Settings, get_settings
+    from .engine.clip_model import ClipScorer, clip_score
+    from .engine.generate import run
+    from .engine.models import clear_caches, hub_problem, load_pipeline, load_scorer, pick_device
+    from .engine.offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
+    from .errors import HubUnreachableError, PlaygroundError
+    from .judges.clip import add_clip_scores
+    from .schema import COLUMNS, ResultColumn
+    from .templates import Template, TemplateSet, fill, load_templates
+    from .workflow import compare, compare_to_folder, evaluate, generate_and_evaluate

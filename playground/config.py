@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROMPT_LIBRARY = PROJECT_ROOT / "prompt_library"
+from .errors import PlaygroundError
+
+SHIPPED_DATA = Path(__file__).resolve().parent / "prompt_library"  # package data: the curated content
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
 
@@ -22,7 +23,7 @@ def _env_number(name: str, default: float, kind: type = int) -> float:
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"Environment variable {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}.") from None
+        raise PlaygroundError(f"Environment variable {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}.") from None
 
 
 def _env_flag(name: str) -> bool:
@@ -34,6 +35,7 @@ class Settings:
     """What the operator can configure. Field comments give the variable and the unit."""
 
     home: Path  # PLAYGROUND_HOME: cache of offline models, generated images, library data
+    data_dir: Path  # PLAYGROUND_DATA: the curated prompt_library folder (templates, criteria, studies...)
     model: str  # PLAYGROUND_MODEL: default text-to-image model (Hub id, local folder or tiny-offline)
     extra_models: tuple[str, ...]  # PLAYGROUND_MODELS: more models offered, comma-separated
     allow_any_model: bool  # PLAYGROUND_ALLOW_ANY_MODEL=1: the API may name any Hub id or folder
@@ -43,7 +45,7 @@ class Settings:
     offline: bool  # PLAYGROUND_OFFLINE=1: never contact the Hub, use the tiny offline models
     hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
-    library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file
+    library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file (default: in home)
     library_hub_repo: str | None  # LIBRARY_HUB_REPO: dataset repo the library is shared through
     safety_checker: bool  # PLAYGROUND_SAFETY_CHECKER=off: drop a model's safety checker
     library_timeout_s: float  # PLAYGROUND_LIBRARY_TIMEOUT: seconds a library write waits for a lock
@@ -60,6 +62,20 @@ class Settings:
     def model_is_local(self) -> bool:
         """True when the default model loads without the Hub (a folder, or HF_HUB_OFFLINE's cache)."""
         return Path(self.model).is_dir() or self.hub_offline
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.data_dir / "templates"
+
+    @property
+    def original_study(self) -> Path:
+        """The original study's ratings (XLSX), shipped with its licence."""
+        return self.data_dir / "study-data" / "observer_study_glide_v1_merge.xlsx"
+
+    @property
+    def log_path(self) -> Path:
+        """Where the command line logs tracebacks of unexpected errors."""
+        return self.home / "logs" / "playground.log"
 
     @property
     def models_dir(self) -> Path:
@@ -95,9 +111,11 @@ def get_settings() -> Settings:
     """Read the settings now (cheap), so changes to the environment take effect."""
     device = os.environ.get("PLAYGROUND_DEVICE", "").strip() or None
     if device not in {None, "cpu", "cuda", "mps"}:
-        raise ValueError(f"PLAYGROUND_DEVICE must be cpu, cuda or mps, got {device!r}.")
+        raise PlaygroundError(f"PLAYGROUND_DEVICE must be cpu, cuda or mps, got {device!r}.")
+    home = Path(os.environ.get("PLAYGROUND_HOME") or default_home())
     return Settings(
-        home=Path(os.environ.get("PLAYGROUND_HOME") or default_home()),
+        home=home,
+        data_dir=Path(os.environ.get("PLAYGROUND_DATA") or SHIPPED_DATA),
         model=os.environ.get("PLAYGROUND_MODEL", "").strip() or "stabilityai/sd-turbo",
         extra_models=tuple(m.strip() for m in os.environ.get("PLAYGROUND_MODELS", "").split(",") if m.strip()),
         allow_any_model=_env_flag("PLAYGROUND_ALLOW_ANY_MODEL"),
@@ -107,7 +125,7 @@ def get_settings() -> Settings:
         offline=_env_flag("PLAYGROUND_OFFLINE"),
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,
-        library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or PROMPT_LIBRARY / "library" / "library.sqlite"),
+        library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or home / "library.sqlite"),
         library_hub_repo=os.environ.get("LIBRARY_HUB_REPO", "").strip() or None,
         safety_checker=os.environ.get("PLAYGROUND_SAFETY_CHECKER", "on").strip().lower() not in {"off", "0", "false", "no"},
         library_timeout_s=_env_number("PLAYGROUND_LIBRARY_TIMEOUT", 30.0, float),

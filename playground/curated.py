@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .config import PROMPT_LIBRARY
+from .config import get_settings
 from .datafiles import load_entries, strict
+from .errors import PlaygroundError
 
 
 class _Entry(BaseModel):
@@ -81,11 +82,13 @@ class Curated:
         for case in self.confusions:
             if case.id == case_id:
                 return case
-        raise ValueError(f"Unknown confusion case {case_id!r}; known: {', '.join(c.id for c in self.confusions)}.")
+        raise PlaygroundError(f"Unknown confusion case {case_id!r}; known: {', '.join(c.id for c in self.confusions)}.")
 
 
-def load_curated(folder: Path = PROMPT_LIBRARY, must_be_clean: bool = False) -> Curated:
-    """Load criteria.yaml, confusions.yaml, subjects.yaml and probe.yaml from `folder`."""
+def load_curated(folder: Path | None = None, must_be_clean: bool = False) -> Curated:
+    """Load criteria.yaml, confusions.yaml, subjects.yaml and probe.yaml from `folder`
+    (default: PLAYGROUND_DATA)."""
+    folder = folder or get_settings().data_dir
     problems: list[str] = []
     loaded = {}
     for name, model in (("criteria", Criterion), ("confusions", Confusion), ("subjects", Subject), ("probe", ProbeStyle)):

@@ -13,6 +13,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .errors import PlaygroundError
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -67,6 +69,6 @@ def load_folder(folder: Path, model: type[M], key: str = "id") -> tuple[dict[str
 
 
 def strict(problems: list[str]) -> None:
-    """Raise ValueError listing `problems`, if any."""
+    """Raise PlaygroundError listing `problems`, if any."""
     if problems:
-        raise ValueError("\n".join(problems))
+        raise PlaygroundError("\n".join(problems))

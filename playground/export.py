@@ -30,7 +30,7 @@ def _quote(value: object) -> str:
 
 
 def a1111_parameters(row: Mapping) -> str:
-    """The ``parameters`` text for one result row (see generate.FRAME_COLUMNS)."""
+    """The ``parameters`` text for one result row (columns: playground.schema)."""
     fields = {
         "Steps": row["steps"],
         "Sampler": row["scheduler"],
@@ -93,11 +93,16 @@ def read_parameters(path: Path) -> str:
         return image.text["parameters"]  # type: ignore[attr-defined]
 
 
-def save_images(frame: pd.DataFrame, images: Sequence[Image.Image], folder: Path) -> list[Path]:
-    """Save every image of a result as ``NNN-rR-cC-sSEED.png`` with its parameters."""
+def image_names(frame: pd.DataFrame, prefix: str = "") -> list[str]:
+    """The one naming scheme of saved images: ``{prefix}NNN-rROW-cCOLUMN-sSEED.png``, in grid order."""
+    return [f"{prefix}{i:03d}-r{row.row}-c{row.column}-s{row.seed}.png" for i, row in enumerate(frame.itertuples())]
+
+
+def save_images(frame: pd.DataFrame, images: Sequence[Image.Image], folder: Path, prefix: str = "") -> list[Path]:
+    """Save every image of a result under `image_names`, each PNG with its parameters."""
     return [
-        save_png(image, folder / f"{i:03d}-r{row.row}-c{row.column}-s{row.seed}.png", a1111_parameters(row._asdict()))
-        for i, (row, image) in enumerate(zip(frame.itertuples(index=False), images))
+        save_png(image, folder / name, a1111_parameters(row))
+        for name, row, image in zip(image_names(frame, prefix), frame.to_dict("records"), images)
     ]
 
 

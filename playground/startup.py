@@ -11,9 +11,9 @@ import threading
 from dataclasses import dataclass
 
 from .config import Settings, get_settings
-from .library import pull_from_hub
-from .models import hub_problem
-from .offline_models import TINY_MEDICAL_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
+from .stores.library import pull_from_hub
+from .engine.models import hub_problem
+from .engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .config import PROMPT_LIBRARY
+from .comparison import Column
+from .config import get_settings
 from .datafiles import load_folder
 from .datafiles import strict as raise_problems
-
-TEMPLATES_DIR = PROMPT_LIBRARY / "templates"
+from .errors import PlaygroundError
 
 
 def slots_of(text: str) -> list[str]:
@@ -40,24 +40,14 @@ def fill(text: str, **values: str) -> str:
     try:
         needed = slots_of(text)
     except ValueError as exc:  # unbalanced braces etc.
-        raise ValueError(f"Template text {text!r} is malformed: {exc}.") from None
+        raise PlaygroundError(f"Template text {text!r} is malformed: {exc}.") from None
     missing = [name for name in needed if not str(values.get(name, "")).strip()]
     if missing:
-        raise ValueError(
+        raise PlaygroundError(
             f"Template {text!r} needs a value for {', '.join('{' + m + '}' for m in missing)}; "
             f"given: {sorted(k for k, v in values.items() if str(v).strip()) or 'none'}."
         )
     return text.format_map({name: str(values[name]).strip() for name in needed})
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a comparison grid: a filled prompt, from a template or typed freely."""
-
-    prompt: str
-    template_id: str = "free"
-    negative_prompt: str = ""
-    modality: str = ""
 
 
 class Template(BaseModel):
@@ -103,7 +93,7 @@ class TemplateSet:
         try:
             return self.templates[template_id]
         except KeyError:
-            raise ValueError(f"Unknown template {template_id!r}; known templates: {', '.join(self.templates)}.") from None
+            raise PlaygroundError(f"Unknown template {template_id!r}; known templates: {', '.join(self.templates)}.") from None
 
     def __iter__(self):
         return iter(self.templates.values())
@@ -119,15 +109,17 @@ class TemplateSet:
         for template in self:
             if template.modality == modality and template.variant == variant:
                 return template
-        raise ValueError(f"No {variant} template for modality {modality!r}.")
+        raise PlaygroundError(f"No {variant} template for modality {modality!r}.")
 
 
-def load_templates(folder: Path = TEMPLATES_DIR, strict: bool = False) -> TemplateSet:
-    """Every template in `folder/*.yaml`. Bad entries are skipped and listed in `problems`
-    (``FILE:LINE: ...``); with `strict`, any problem raises ValueError instead."""
+def load_templates(folder: Path | None = None, strict: bool = False) -> TemplateSet:
+    """Every template in `folder/*.yaml` (default: PLAYGROUND_DATA's templates/). Bad entries are
+    skipped and listed in `problems` (``FILE:LINE: ...``); with `strict`, any problem raises
+    PlaygroundError instead."""
+    folder = folder or get_settings().templates_dir
     by_id, problems = load_folder(folder, Template)
     if strict:
         raise_problems(problems)
     if not by_id:
-        raise ValueError(f"No valid templates found in {folder} (expected *.yaml files). " + " ".join(problems))
+        raise PlaygroundError(f"No valid templates found in {folder} (expected *.yaml files). " + " ".join(problems))
     return TemplateSet(by_id, tuple(problems))

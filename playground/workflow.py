@@ -1,37 +1,32 @@
-"""The Compare workflow as one call: generate, score, mark the best, save PNGs and a ZIP.
+"""Generate, evaluate, save: the one path that the app, `compare()`, the sweep and the benchmark share.
 
-The Gradio tab, the benchmark's app path and a notebook all call `compare_to_folder`, so what the
-UI shows is exactly what the library API returns.
+`generate_and_evaluate` runs the engine and every chosen judge; `compare_to_folder` also saves the
+PNGs (with their parameters, under one naming scheme) and a ZIP, as the Compare tab does; a sweep
+unit saves the same PNGs into its run folder. What the UI shows is what the API returns.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
+from . import schema
+from .comparison import Comparison, ComparisonResult, GuidanceSetting
 from .config import get_settings
-from .export import save_images, write_zip
-from .criteria import add_criteria, best_of_n
 from .curated import Curated, load_curated
-from .generate import Comparison, ComparisonResult, ProgressFn, run
-from .models import load_scorer
-from .probe import probe
-from .scoring import add_clip_scores
-
-
-@dataclass
-class SavedComparison:
-    """An evaluated comparison on disk (see `evaluate`); `frame` also gains `image_path`."""
-
-    frame: pd.DataFrame
-    images: list[Image.Image]
-    folder: Path
-    zip_path: Path
+from .engine.generate import ProgressFn, run
+from .engine.models import load_scorer
+from .export import save_images, write_zip
+from .judges.clip import add_clip_scores
+from .judges.criteria import add_criteria
+from .judges.probe import probe
+from .judges.rank import best_in_row, best_of_n
+from .templates import load_templates
 
 
 def new_run_folder(root: Path | None = None) -> Path:
@@ -43,52 +38,99 @@ def new_run_folder(root: Path | None = None) -> Path:
     return folder
 
 
-def best_in_row(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.Series:
-    """True for the image with the highest `score` in each grid row (first one on ties); images
-    without a score (not real images) are never best."""
-    best = frame.dropna(subset=[score]).groupby("row")[score].idxmax()
-    return frame.index.isin(best.values)
-
-
-def mean_scores(frame: pd.DataFrame, score: str = "clip_prompt") -> pd.DataFrame:
-    """Mean `score` per template column x guidance setting, one row per grid cell, for a plot."""
-    cells = frame.groupby(["row", "column", "template_id", "setting"], as_index=False)[score].mean()
-    cells["cell"] = "c" + (cells["column"] + 1).astype(str) + " " + cells["template_id"] + " | " + cells["setting"]
-    return cells
-
-
 def evaluate(
     result: ComparisonResult, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None
-) -> pd.DataFrame:
-    """The result's frame with every score: CLIP (`clip_*`), the medical CLIP (`medclip_*`) when
-    chosen, the criteria checklist, best of N per cell, best per row, and the confusion probe.
-    An output that is not a real image (see generate.image_problem) keeps no score."""
+) -> ComparisonResult:
+    """The result with every judge's columns: CLIP, the medical CLIP when chosen, the criteria
+    checklist, the confusion probe, best of N per cell and best per row. An output that is not a
+    real image (see engine.generate.image_problem) keeps every judged column blank."""
     curated = curated or load_curated()
     scorer = load_scorer(scorer_id)
     embeddings = scorer.embed_images(result.images)
     result = add_clip_scores(result, scorer, image_embeddings=embeddings)
     if medical_scorer_id:
-        result = add_clip_scores(result, load_scorer(medical_scorer_id), prefix="medclip")
+        result = add_clip_scores(result, load_scorer(medical_scorer_id), schema.MEDCLIP)
     frame = add_criteria(result.frame, embeddings, scorer, curated)
     frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
     not_images = frame["image_problem"] != ""
-    frame.loc[not_images, [c for c in frame.columns if c.endswith(("_prompt", "_subject")) and c != "negative_prompt"]
-              + ["criteria_score"]] = float("nan")
-    frame.loc[not_images, ["criteria_passed", "criteria", "probe_top3"]] = ""
+    for column in schema.judged(frame):
+        frame.loc[not_images, column.name] = column.blank
     frame["best_of_n"] = best_of_n(frame)
     frame["best_in_row"] = best_in_row(frame)
-    return frame
+    return replace(result, frame=frame)
+
+
+def generate_and_evaluate(
+    comparison: Comparison, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None,
+    progress: ProgressFn | None = None,
+) -> ComparisonResult:
+    """Generate `comparison`, then judge every image (see `evaluate`)."""
+    return evaluate(run(comparison, progress), scorer_id, medical_scorer_id, curated)
 
 
 def compare_to_folder(
     comparison: Comparison, scorer_id: str, folder: Path | None = None, progress: ProgressFn | None = None,
     medical_scorer_id: str | None = None, curated: Curated | None = None,
-) -> SavedComparison:
-    """Generate and evaluate `comparison`, then save each PNG (with parameters) and a ZIP of all."""
-    result = run(comparison, progress)
-    frame = evaluate(result, scorer_id, medical_scorer_id, curated)
+) -> ComparisonResult:
+    """Generate and evaluate `comparison`, then save each PNG (with parameters) and a ZIP of all;
+    the frame gains `image_path`."""
+    result = generate_and_evaluate(comparison, scorer_id, medical_scorer_id, curated, progress)
     folder = folder or new_run_folder()
-    paths = save_images(frame, result.images, folder)
-    frame["image_path"] = [str(p) for p in paths]
-    zip_path = write_zip(frame.drop(columns=["image_path"]), paths, folder / "comparison.zip")
-    return SavedComparison(frame, result.images, folder, zip_path)
+    paths = save_images(result.frame, result.images, folder)
+    frame = result.frame.assign(image_path=[str(p) for p in paths])
+    zip_path = write_zip(result.frame, paths, folder / "comparison.zip")
+    return replace(result, frame=frame, folder=folder, zip_path=zip_path)
+
+
+def compare(
+    subject: str,
+    template_ids: Sequence[str],
+    settings: Sequence[GuidanceSetting] = (GuidanceSetting(),),
+    images_per_cell: int = 2,
+    model_id: str | None = None,
+    scorer_id: str | None = None,
+    medical_scorer_id: str | None = None,
+    folder: Path | None = None,
+    save: bool = False,
+    progress: ProgressFn | None = None,
+    **kwargs,
+) -> ComparisonResult:
+    """Generate a template comparison and judge it, the way the Compare tab does, in one call.
+
+    Args:
+        subject: the medical subject, e.g. "melanoma".
+        template_ids: 1 to 4 templates of prompt_library/templates/, one grid column each.
+        settings: 1 to 4 guidance settings, one grid row each.
+        model_id, scorer_id: default to PLAYGROUND_MODEL and PLAYGROUND_SCORER.
+        medical_scorer_id: a second CLIP (e.g. BiomedCLIP) scoring beside the general one.
+        folder, save: with either, the PNGs and a ZIP are saved (to `folder`, or a new folder
+            under PLAYGROUND_HOME/outputs) and `result.frame` gains `image_path`.
+        **kwargs: further `Comparison` fields (base_seed, width, height).
+
+    Example:
+        >>> from playground import compare, GuidanceSetting
+        >>> result = compare("melanoma", ["photo-short", "photo-detailed"],
+        ...                  [GuidanceSetting(4, steps=2), GuidanceSetting(7.5, steps=2)])
+        >>> result.frame[["template_id", "guidance_scale", "seed", "clip_prompt", "criteria_score"]]
+    """
+    config = get_settings()
+    scorer_id = scorer_id or config.scorer
+    comparison = Comparison.from_templates(
+        subject, template_ids, load_templates(), settings=settings, images_per_cell=images_per_cell,
+        model_id=model_id or config.model, guidance_scorer_id=scorer_id, **kwargs,
+    )
+    if save or folder:
+        return compare_to_folder(comparison, scorer_id, folder, progress, medical_scorer_id)
+    return generate_and_evaluate(comparison, scorer_id, medical_scorer_id, progress=progress)
+
+
+def mean_scores(frame: pd.DataFrame, score: str = schema.PRIMARY_SCORE) -> pd.DataFrame:
+    """Mean `score` per prompt column x guidance setting, one row per grid cell, for a bar plot.
+
+    Cells are told apart by the setting's key, not its label, and each bar's name carries the row
+    number, so two settings that differ only in their negative prompt are two bars.
+    """
+    cells = frame.groupby(["row", "column", "template_id", "setting_key", "setting"], as_index=False)[score].mean()
+    cells["cell"] = ("c" + (cells["column"] + 1).astype(str) + " " + cells["template_id"] + " | r"
+                     + (cells["row"] + 1).astype(str) + " " + cells["setting"])
+    return cells

@@ -29,7 +29,9 @@ def playground_home(tmp_path_factory) -> Iterator[Path]:
         mp.setenv("PLAYGROUND_LIBRARY", str(home / "library.sqlite"))
         mp.setenv("GRADIO_TEMP_DIR", str(home / "gradio"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.delenv("PLAYGROUND_MODEL", raising=False)
+        mp.setenv("PLAYGROUND_MODEL", "tiny-offline")  # compare()'s defaults come from config
+        mp.setenv("PLAYGROUND_SCORER", "tiny-offline-clip")
+        mp.delenv("PLAYGROUND_DATA", raising=False)
         yield home
 
 

@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from playground import FRAME_COLUMNS, Column, Comparison, GuidanceSetting, compare, run
+from playground import Column, Comparison, GuidanceSetting, compare, run
+from playground.schema import of_step
 
 TWO_STEPS = (GuidanceSetting(4.0, steps=2), GuidanceSetting(7.5, steps=2, scheduler="DPM++ 2M"))
 
@@ -31,7 +32,7 @@ def test_documented_api_returns_eight_scored_images_quickly():
     result = compare("Graves' disease", ["photo-short", "histopathology-detailed"], TWO_STEPS, images_per_cell=2)
     assert time.perf_counter() - began < 30
     assert len(result.images) == 8 and len(result.frame) == 8
-    assert list(result.frame.columns[: len(FRAME_COLUMNS)]) == list(FRAME_COLUMNS)
+    assert list(result.frame.columns[: len(of_step("generate"))]) == of_step("generate")
     for column in ("clip_prompt", "clip_subject"):
         assert all(isinstance(v, float) and 0 <= v <= 100 for v in result.frame[column])
     assert result.frame["clip_prompt"].gt(0).any()

@@ -14,9 +14,10 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from playground import faults, load_pipeline
+from playground import PlaygroundError, compare, load_pipeline
+from playground.comparison import GuidanceSetting
 from playground.config import get_settings
-from playground.generate import image_problem
+from playground.engine.generate import image_problem
 from playground.library import Library
 from playground.startup import offline_runtime
 from playground.templates import load_templates
@@ -155,10 +156,18 @@ def test_uploads_have_a_size_limit(app_url):
 
 
 # 7. out of memory
-def test_out_of_memory_gives_a_plain_error_and_the_next_request_succeeds(client):
-    faults.arm("oom")
-    refused(client, "Out of memory while generating a batch of 4 images")
-    still_serving(client)
+def test_out_of_memory_gives_a_plain_error_and_the_next_request_succeeds():
+    def out_of_memory(done: int, total: int) -> None:  # raised where the model raises it: inside denoising
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory (raised by the test's progress callback)")
+
+    request = dict(subject="melanoma", template_ids=["photo-short", "histopathology-short"],
+                   settings=[GuidanceSetting(4.0, steps=2)], images_per_cell=2)
+    with pytest.raises(PlaygroundError) as error:
+        compare(**request, progress=out_of_memory)
+    assert "Out of memory while generating a batch of 4 images" in str(error.value)
+    assert len(compare(**request).images) == 4
 
 
 # 8. black / NaN images and safety-checker flags
@@ -262,7 +271,7 @@ def test_sharing_to_an_unreachable_hub_keeps_rows_locally_and_the_app_works(clie
 
 # 12. corrupt or hand-edited data files
 def test_the_app_starts_with_bad_yaml_and_names_the_file_and_line(tmp_path):
-    root = Path(__file__).resolve().parent.parent / "prompt_library"
+    root = get_settings().data_dir
     folder = tmp_path / "templates"
     folder.mkdir()
     for path in (root / "templates").glob("*.yaml"):

@@ -22,6 +22,7 @@ def unreachable_hub(monkeypatch, closed_port_endpoint):
     monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("PLAYGROUND_OFFLINE", raising=False)
+    monkeypatch.delenv("PLAYGROUND_MODEL", raising=False)  # the default: a Hub model
 
 
 def test_hub_model_fails_fast_with_offline_advice(unreachable_hub):
@@ -69,6 +70,7 @@ def test_app_starts_offline_within_60_seconds_and_shows_the_banner(tmp_path, clo
         "PLAYGROUND_HOME": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
     }
     env.pop("PLAYGROUND_OFFLINE", None)
+    env.pop("PLAYGROUND_MODEL", None)
     began = time.monotonic()
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

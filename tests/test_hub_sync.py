@@ -2,7 +2,7 @@
 
 import json
 
-from playground.hub_sync import HubMirror
+from playground.stores.hub_sync import HubMirror
 from playground.library import Library
 
 from .test_library import record
@@ -28,7 +28,7 @@ def test_each_logged_record_becomes_one_json_line_kept_while_the_hub_is_down(tmp
 
 
 def test_pull_merges_the_dataset_records_into_the_local_library(tmp_path):
-    """`python -m playground.library pull` through huggingface_hub's cache (HF_HUB_OFFLINE=1)."""
+    """`python -m playground library pull` through huggingface_hub's cache (HF_HUB_OFFLINE=1)."""
     import os
     import subprocess
     import sys
@@ -44,7 +44,7 @@ def test_pull_merges_the_dataset_records_into_the_local_library(tmp_path):
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
            "LIBRARY_HUB_REPO": "someone/prompt-library", "PLAYGROUND_LIBRARY": str(tmp_path / "lib.sqlite")}
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-m", "playground.library", "pull"], env=env, cwd=root,
+    out = subprocess.run([sys.executable, "-m", "playground", "library", "pull"], env=env, cwd=root,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Added 2 records from the Hub" in out.stdout

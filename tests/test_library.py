@@ -16,7 +16,7 @@ import json
 import pandas as pd
 import pytest
 
-from playground.library import MIGRATIONS, Library
+from playground.stores.library import MIGRATIONS, Library
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,8 @@ def record(i: int = 0, **overrides) -> dict:
 def test_schema_and_migrations(tmp_path):
     library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
     db = library.connect()
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality", "m003_clip_guidance"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality", "m003_clip_guidance",
+                                                                    "m004_setting_identity"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(records)")]
     assert columns[:4] == ["id", "created", "author", "subject"] and "content_hash" in columns
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

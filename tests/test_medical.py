@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from playground import HubUnreachableError, load_scorer, run
+from playground.comparison import Column, Comparison, GuidanceSetting
 from playground.config import BIOMEDCLIP
-from playground.criteria import best_of_n
 from playground.curated import load_curated
-from playground.generate import Column, Comparison, GuidanceSetting
-from playground.guidance import spherical_distance
-from playground.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
-from playground.probe import probe_labels
+from playground.engine.guidance import spherical_distance
+from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
+from playground.judges.probe import probe_labels
+from playground.judges.rank import best_of_n
 from playground.templates import load_templates
 from playground.workflow import evaluate
 
@@ -56,7 +56,7 @@ def evaluated():
         [load_templates()["histopathology-short"].column("Graves' disease"), Column("Graves' disease")],
         [GuidanceSetting(7.5, 2)], images_per_cell=3,
     ))
-    return result, evaluate(result, TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, CURATED)
+    return result, evaluate(result, TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, CURATED).frame
 
 
 def test_criteria_checklist_matches_clip_zero_shot(evaluated):

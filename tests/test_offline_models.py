@@ -12,8 +12,8 @@ from safetensors.torch import load_file
 
 from playground import TINY_PIPELINE_ID, TINY_SCORER_ID, load_pipeline
 from playground.config import get_settings
-from playground.models import resolve_pipeline_source
-from playground.offline_models import ensure_built
+from playground.engine.models import resolve_pipeline_source
+from playground.engine.offline_models import ensure_built
 
 ROOT = Path(__file__).resolve().parent.parent
 

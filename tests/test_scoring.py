@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from playground import TINY_SCORER_ID, add_clip_scores, load_scorer, run
-from playground.generate import Column, Comparison, GuidanceSetting
-from playground.models import _open_clip_args
+from playground.comparison import Column, Comparison, GuidanceSetting
+from playground.engine.models import _open_clip_args
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from playground import stats
+from playground.cli import main
+from playground.config import get_settings
 
 HAND = pd.DataFrame(
     [("s1", "a", "style", v) for v in (0, 1, 2, 3, 4)] + [("s2", "b", "style", v) for v in (3, 4, 4, 4, 4)]
@@ -58,10 +60,11 @@ def test_krippendorff_alpha_and_spearman_known_values():
 
 
 def test_report_on_the_original_study(tmp_path):
-    assert stats.main(["report", str(stats.ORIGINAL_STUDY), "--out", str(tmp_path)]) == 0
+    original = get_settings().original_study
+    assert main(["stats", "report", str(original), "--out", str(tmp_path)]) == 0
     summary = pd.read_csv(tmp_path / "summary.csv").set_index(["category", "aspect"])
     assert len(summary) == 16 and (summary["n"] == 34).all()
-    wide = pd.read_excel(stats.ORIGINAL_STUDY, sheet_name="matrix_nonsensical_as_zero")
+    wide = pd.read_excel(original, sheet_name="matrix_nonsensical_as_zero")
     assert summary.loc[("histopathology", "style"), "median"] == wide["histopath style"].median()
     assert summary.loc[("mri", "content"), "iqr"] == (
         wide["MR image content"].quantile(0.75) - wide["MR image content"].quantile(0.25))

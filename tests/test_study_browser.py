@@ -2,7 +2,7 @@
 
 import re
 
-from playground.study import RatingSession
+from playground.research.study import RatingSession
 
 from .test_sweep_study import quick_run  # noqa: F401  (the swept run the tab lists)
 

@@ -10,15 +10,20 @@ import pandas as pd
 import pytest
 
 from playground import stats
+from playground.cli import main
 from playground.config import get_settings
 from playground.export import parse_parameters, read_parameters
-from playground.study import RatingSession, list_runs
-from playground.sweep import load_study, main as sweep_main, units
+from playground.research.study import RatingSession, list_runs
+from playground.research.sweep import load_study, units
 from playground.templates import load_templates
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK = ROOT / "prompt_library" / "studies" / "glide-replication-quick.yaml"
-FULL = ROOT / "prompt_library" / "studies" / "glide-replication.yaml"
+QUICK = get_settings().data_dir / "studies" / "glide-replication-quick.yaml"
+FULL = get_settings().data_dir / "studies" / "glide-replication.yaml"
+
+
+def sweep_main(argv: list[str]) -> int:
+    return main(["sweep", *argv])
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +77,7 @@ def test_two_processes_under_accelerate_give_the_single_process_table(quick_run,
     out = tmp_path / "two"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "-m", "playground.sweep", str(QUICK), "--out", str(out)]
+               "-m", "playground", "sweep", str(QUICK), "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     merged = pd.read_parquet(out / "results.parquet").drop(columns=["seconds"])

@@ -39,7 +39,7 @@ def build_demo(
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
                 compare_inputs = compare.build(runtime, templates, curated)
-            educators.build(runtime, templates, curated, compare_inputs, tabs)
+            educators.build(templates, curated, compare_inputs, tabs)
             library_tab.build(runtime, templates, compare_inputs, tabs)
             study_tab.build()
     return demo

@@ -1,4 +1,4 @@
-"""Small pieces every tab shares: error translation and the optional ZeroGPU decorator."""
+"""Small pieces every tab shares: error translation, the optional ZeroGPU decorator, safe text."""
 
 from __future__ import annotations
 
@@ -9,20 +9,25 @@ from typing import TypeVar
 
 import gradio as gr
 
-from ..models import HubUnreachableError
+from ..errors import PlaygroundError, unexpected
 
 F = TypeVar("F", bound=Callable)
 
 
 def user_errors(fn: F) -> F:
-    """Turn the engine's plain-sentence errors into gr.Error, unchanged, so the user reads them."""
+    """Show our plain-sentence errors (PlaygroundError) as gr.Error, unchanged; anything else as
+    "Something went wrong (logged as <id>)", its traceback in the server log under that id."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, HubUnreachableError) as exc:
+        except gr.Error:
+            raise
+        except PlaygroundError as exc:
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            raise gr.Error(unexpected(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -10,34 +10,34 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import sqlite3
-
 import gradio as gr
 import pandas as pd
-from PIL import Image
 
-from .. import schedulers
+from .. import schema
+from ..comparison import MAX_COLUMNS, Comparison, GuidanceSetting
 from ..config import get_settings
 from ..curated import Curated
-from ..generate import MAX_COLUMNS, Column, Comparison, GuidanceSetting
-from ..library import open_library
+from ..engine import schedulers
+from ..errors import PlaygroundError
+from ..library import prefer as prefer_row
+from ..restore import FREE, OFF, CompareRequest, column_of
 from ..startup import Runtime
 from ..templates import TemplateSet
 from ..workflow import compare_to_folder, mean_scores
 from .common import on_gpu, text, user_errors
 
-SCORE_COLUMNS = ("clip_prompt", "clip_subject", "medclip_prompt", "medclip_subject", "criteria_score")
-OFF = "off"
-FREE = "free"
 NO_SCORER = "none"
 SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]
 DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, "", 0], [7.5, 20, schedulers.DEFAULT, "", 0]]
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
 EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
-TABLE_COLUMNS = [
-    "column", "row", "template_id", "setting", "seed", "clip_prompt", "clip_subject", "medclip_prompt",
-    "criteria_score", "criteria_passed", "best_of_n", "best_in_row", "probe_top3", "criteria", "prompt",
-]
+TABLE_KEYS = ["column", "row", "template_id", "setting", "seed"]  # then every judged column, then the marks
+
+
+def results_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The Results table: where each image sits, every judge's verdict, the marks and the prompt."""
+    columns = [*TABLE_KEYS, *(c.name for c in schema.judged(frame)), *schema.of_step("rank"), "prompt"]
+    return frame[columns].dropna(axis=1, how="all").round(2)
 
 
 def fill_prompt(subject: str, template_id: str, current: str, templates: TemplateSet) -> str:
@@ -75,16 +75,16 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
             guidance, steps = float(values["guidance_scale"]), float(values["steps"])
             clip_guidance = 0.0 if clip_guidance in (None, "") or pd.isna(clip_guidance) else float(clip_guidance)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise PlaygroundError(
                 f"Settings row {number}: guidance_scale, steps and clip_guidance_scale must be numbers."
             ) from None
         if steps != int(steps):
-            raise ValueError(f"Settings row {number}: steps must be a whole number, got {steps:g}.")
+            raise PlaygroundError(f"Settings row {number}: steps must be a whole number, got {steps:g}.")
         scheduler = str(values["scheduler"] or schedulers.DEFAULT).strip()
         negative = "" if pd.isna(values["negative_prompt"]) else str(values["negative_prompt"])
         settings.append(GuidanceSetting(guidance, int(steps), scheduler, negative, clip_guidance))
     if not settings:
-        raise ValueError("Add at least one guidance setting row.")
+        raise PlaygroundError("Add at least one guidance setting row.")
     return settings
 
 
@@ -94,18 +94,14 @@ def build_comparison(
 ) -> Comparison:
     """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt."""
     if model not in runtime.models and not get_settings().allow_any_model:
-        raise ValueError(f"Model {model!r} is not offered here; choose one of: {', '.join(runtime.models)}.")
-    columns = []
-    for template_id, prompt in zip(column_values[::2], column_values[1::2]):
-        if template_id == OFF:
-            continue
-        columns.append(Column(prompt or "") if template_id == FREE else templates[template_id].column(subject, prompt or ""))
+        raise PlaygroundError(f"Model {model!r} is not offered here; choose one of: {', '.join(runtime.models)}.")
+    columns = [column_of(t, p, subject, templates) for t, p in zip(column_values[::2], column_values[1::2])]
     numbers = {"Seed": seed, "Images per cell": images_per_cell, "Width": width, "Height": height}
     for name, value in numbers.items():
         if value is None or not math.isfinite(value) or value != int(value):
-            raise ValueError(f"{name} must be a whole number, got {value}.")
+            raise PlaygroundError(f"{name} must be a whole number, got {value}.")
     comparison = Comparison(
-        subject=subject or "", columns=columns, settings=parse_settings(settings_table),
+        subject=subject or "", columns=[c for c in columns if c], settings=parse_settings(settings_table),
         images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model, guidance_scorer_id=guidance_scorer,
         width=int(width) or None, height=int(height) or None,
     )
@@ -113,23 +109,23 @@ def build_comparison(
     return comparison
 
 
-def _check_note(note: str) -> None:
-    limit = get_settings().max_prompt_chars
-    if len(note) > limit:
-        raise ValueError(f"The note has {len(note):,} characters; the limit is {limit:,}.")
+def _badges(row: pd.Series) -> list[str]:
+    """"CLIP 27.1", "med 30.2": each declared score with a badge that this row has."""
+    return [f"{schema.COLUMNS[name].badge} {row[name]:.1f}"
+            for name in schema.scores(row) if schema.COLUMNS[name].badge and pd.notna(row[name])]
 
 
 def caption(row: pd.Series) -> str:
     """What is written under an image: scores first (captions are cut when long)."""
     if row["image_problem"]:
         return f"⚠ not scored: {row['image_problem']} · c{row['column'] + 1} {row['template_id']} · seed {row['seed']}"
-    parts = [f"CLIP {row['clip_prompt']:.1f}" + (" ★ best in row" if row["best_in_row"] else "")]
-    if "medclip_prompt" in row:
-        parts.append(f"med {row['medclip_prompt']:.1f}")
+    parts = _badges(row)
+    if row["best_in_row"]:
+        parts[0] += " ★ best in row"
     if row["criteria_passed"]:
         parts.append(f"criteria {row['criteria_passed']}" + (" ◆ best of N" if row["best_of_n"] else ""))
     parts.append(f"sees: {row['probe_top3'].split(',')[0]}")
-    parts.append(f"c{row['column'] + 1} {row['template_id']} · {row['setting']} · seed {row['seed']}")
+    parts.append(f"c{row['column'] + 1} {row['template_id']} · r{row['row'] + 1} {row['setting']} · seed {row['seed']}")
     return " · ".join(parts)
 
 
@@ -137,16 +133,15 @@ def details(row: pd.Series) -> str:
     """The selected image's full evaluation, as Markdown with user text escaped."""
     lines = [f"**Image {row.name}** · {text(row['template_id'])} · {text(row['setting'])} · seed {row['seed']}",
              f"- prompt: {text(row['prompt'])}"]
+    if row["negative_prompt"]:
+        lines.append(f"- negative prompt: {text(row['negative_prompt'])}")
     if row["prompt_ignored"]:
         lines.append(f"- ⚠ ignored by the model (past 77 tokens): {text(row['prompt_ignored'])}")
     if row["image_problem"]:
         return "\n".join([*lines, f"- ⚠ not scored: {text(row['image_problem'])}"])
-    lines += [
-             f"- CLIP score: {row['clip_prompt']:.1f} (prompt), {row['clip_subject']:.1f} (subject)"]
-    if "medclip_prompt" in row:
-        lines.append(f"- medical CLIP score: {row['medclip_prompt']:.1f} (prompt), {row['medclip_subject']:.1f} (subject)")
+    lines += [f"- {name}: {row[name]:.2f}" for name in schema.scores(row) if pd.notna(row[name])]
     if row["criteria"]:
-        lines.append(f"- criteria {row['criteria_passed']} (score {row['criteria_score']:.2f}):")
+        lines.append(f"- criteria {row['criteria_passed']}:")
         lines += [f"    - {text(item)}" for item in row["criteria"].split(" · ")]
     lines.append(f"- CLIP sees: {text(row['probe_top3'])}")
     return "\n".join(lines)
@@ -157,7 +152,8 @@ def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
     rows = frame.drop_duplicates("row").sort_values("row")
     lines = [f"**Grid:** each line is a guidance setting; left to right, {images_per_cell} seed(s) per prompt column."]
     lines += [f"- column c{c.column + 1}: `{text(c.template_id)}`: {text(c.prompt)}" for c in columns.itertuples()]
-    lines += [f"- row {r.row + 1}: {text(r.setting)}" for r in rows.itertuples()]
+    lines += [f"- row r{r.row + 1}: {text(r.setting)}" + (f" (negative prompt: {text(r.setting_negative_prompt)})"
+              if r.setting_negative_prompt else "") for r in rows.itertuples()]
     lines += [
         f"- ⚠ column c{c.column + 1}'s prompt is longer than the text encoder reads (77 CLIP tokens); "
         f"it was cut before: \"{text(c.prompt_ignored)}\""
@@ -168,7 +164,7 @@ def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
 
 @dataclass
 class CompareInputs:
-    """The Compare tab's input widgets, so another tab can load a record into them."""
+    """The Compare tab's input widgets, so another tab can fill them (`restore`) and generate."""
 
     subject: gr.Textbox
     model: gr.Dropdown
@@ -179,38 +175,36 @@ class CompareInputs:
     width: gr.Number
     height: gr.Number
     filled_for: gr.State
-    generate: Callable  # the /compare handler, for other tabs to chain after loading inputs
+    runtime: Runtime
+    generate: Callable  # the /compare handler, for other tabs to chain after restoring inputs
     generate_inputs: list
     generate_outputs: list
 
     def components(self) -> list:
+        """Every component `restore` may fill: the outputs of an event that calls it."""
         return [self.subject, self.model, *self.columns, self.settings_table, self.images_per_cell, self.seed,
                 self.width, self.height, self.filled_for]
 
-
-def record_to_inputs(record: dict, runtime: Runtime, templates: TemplateSet) -> list:
-    """Values for `CompareInputs.components()` that regenerate a library record (first image)."""
-    if record["model_id"] not in runtime.models:
-        raise ValueError(
-            f"Record #{record['id']} was made with {record['model_id']!r}, which is not offered here "
-            f"({', '.join(runtime.models)})."
+    def restore(self, request: CompareRequest) -> dict:
+        """Widget values for `request`, by component (a Gradio event may return this dict)."""
+        if request.model is not None and request.model not in self.runtime.models:
+            raise PlaygroundError(
+                f"{request.label or 'This'} was made with {request.model!r}, which is not offered here "
+                f"({', '.join(self.runtime.models)})."
+            )
+        columns = [*request.columns, *[(OFF, "")] * (MAX_COLUMNS - len(request.columns))]
+        table = pd.DataFrame(
+            [[s.guidance_scale, s.steps, s.scheduler, s.negative_prompt, s.clip_guidance_scale] for s in request.settings],
+            columns=SETTINGS_HEADERS,
         )
-    negative = record["negative_prompt"]
-    if record["template_id"] in templates.templates:
-        template_id = record["template_id"]
-        template_negative = templates[template_id].negative_prompt
-        if template_negative and negative.startswith(template_negative):
-            negative = negative[len(template_negative):].lstrip(", ")  # generation joins it back
-    else:
-        template_id = FREE
-    columns = [template_id, record["prompt"]] + [OFF, ""] * (MAX_COLUMNS - 1)
-    scheduler = record["scheduler"] if record["scheduler"] in schedulers.names() else schedulers.DEFAULT
-    settings = pd.DataFrame(
-        [[record["guidance_scale"], record["steps"], scheduler, negative, record["clip_guidance_scale"]]],
-        columns=SETTINGS_HEADERS,
-    )
-    return [record["subject"], record["model_id"], *columns, settings, 1, record["seed"], record["width"],
-            record["height"], record["subject"]]
+        values = {
+            self.subject: request.subject, self.filled_for: request.subject, self.settings_table: table,
+            self.images_per_cell: request.images_per_cell, self.seed: request.seed, self.width: request.width,
+            self.height: request.height, **dict(zip(self.columns, [v for pair in columns for v in pair])),
+        }
+        if request.model is not None:
+            values[self.model] = request.model
+        return values
 
 
 def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> CompareInputs:
@@ -233,9 +227,9 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         """Generate the grid; template_N is a template id, 'free' or 'off', prompt_N its prompt."""
         column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
         if scorer not in runtime.scorers:
-            raise ValueError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
+            raise PlaygroundError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
         if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
-            raise ValueError(f"Medical scorer {medical_scorer!r} is not offered here.")
+            raise PlaygroundError(f"Medical scorer {medical_scorer!r} is not offered here.")
         comparison = build_comparison(
             subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height
         )
@@ -249,7 +243,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             gr.Gallery(value=gallery, columns=len(comparison.columns) * comparison.images_per_cell),
             legend(frame, comparison.images_per_cell),
             mean_scores(frame),
-            frame.reindex(columns=TABLE_COLUMNS).dropna(axis=1, how="all").round(2),
+            results_table(frame),
             str(saved.zip_path),
             frame,
         )
@@ -257,25 +251,10 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     @user_errors
     def prefer(frame: pd.DataFrame | None, index: float | None, note: str = "") -> str:
         if frame is None or frame.empty:
-            raise ValueError("Generate a comparison first, then pick an image to prefer.")
-        if index is None or index != int(index) or not 0 <= int(index) < len(frame):
-            raise ValueError(f"Pick an image number between 0 and {len(frame) - 1}, got {index}.")
-        row = frame.iloc[int(index)]
-        if row["image_problem"]:
-            raise ValueError(f"Image {int(index)} is not a real image ({row['image_problem']}); it cannot be preferred.")
-        _check_note(note or "")
-        with Image.open(row["image_path"]) as image:
-            image.load()
-        try:
-            logged = open_library().log(
-                {**row.to_dict(), "note": note or ""}, image,
-                scores={k: row[k] for k in SCORE_COLUMNS if k in row and pd.notna(row[k])},
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise ValueError(
-                f"The record was not saved: the library could not be written ({exc}). "
-                "Nothing already in the library was changed; try again in a moment."
-            ) from exc
+            raise PlaygroundError("Generate a comparison first, then pick an image to prefer.")
+        if index is None or not math.isfinite(index) or index != int(index) or not 0 <= int(index) < len(frame):
+            raise PlaygroundError(f"Pick an image number between 0 and {len(frame) - 1}, got {index}.")
+        logged = prefer_row(frame.iloc[int(index)].to_dict(), note or "")
         verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 
@@ -325,7 +304,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     prefer_status = gr.Markdown(elem_id="prefer-status")
     selected_details = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(
-        x="cell", y="clip_prompt", color="template_id", title="Mean CLIP score per prompt x setting",
+        x="cell", y=schema.PRIMARY_SCORE, color="template_id", title="Mean CLIP score per prompt x setting",
         x_title="prompt column | guidance setting", y_title="CLIP score (0-100)", x_label_angle=-30,
     )
     table = gr.Dataframe(label="Results", interactive=False, elem_id="results")
@@ -360,6 +339,6 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(generate, inputs, outputs, api_name=False)
     return CompareInputs(
-        subject, model, column_widgets, settings_table, images_per_cell, seed, width, height, filled_for, generate,
-        inputs, outputs,
+        subject, model, column_widgets, settings_table, images_per_cell, seed, width, height, filled_for, runtime,
+        generate, inputs, outputs,
     )

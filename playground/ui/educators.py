@@ -9,17 +9,13 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from .. import schedulers
-from ..curated import Confusion, Curated
-from ..generate import MAX_COLUMNS
-from ..startup import Runtime
+from ..curated import Curated
+from ..restore import from_confusion
 from ..templates import TemplateSet
 from .common import user_errors
-from .compare import OFF, SETTINGS_HEADERS, CompareInputs
+from .compare import CompareInputs
 
 CASE_COLUMNS = ["id", "subject", "modality", "draws", "confusers", "why"]
-REPRODUCE_STEPS = 20
-CLIP_GUIDANCE = 100.0
 
 
 def cases_table(curated: Curated) -> pd.DataFrame:
@@ -27,27 +23,13 @@ def cases_table(curated: Curated) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CASE_COLUMNS)
 
 
-def reproduction_inputs(case: Confusion, runtime: Runtime, templates: TemplateSet) -> list:
-    """Values for `CompareInputs.components()`: short vs detailed x CFG 7.5 without / with CLIP guidance."""
-    columns = []
-    for variant in ("short", "detailed"):
-        template = templates.for_modality(case.modality, variant)
-        columns += [template.id, template.fill(case.subject)]
-    columns += [OFF, ""] * (MAX_COLUMNS - 2)
-    settings = pd.DataFrame(
-        [[7.5, REPRODUCE_STEPS, schedulers.DEFAULT, "", 0.0], [7.5, REPRODUCE_STEPS, schedulers.DEFAULT, "", CLIP_GUIDANCE]],
-        columns=SETTINGS_HEADERS,
-    )
-    return [case.subject, runtime.models[0], *columns, settings, 2, 0, 0, 0, case.subject]
-
-
-def build(runtime: Runtime, templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs, tabs: gr.Tabs) -> None:
+def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs, tabs: gr.Tabs) -> None:
     """Lay out the Educators tab (inside `gr.Tabs`) and wire "reproduce in Compare"."""
 
     @user_errors
-    def reproduce(case_id: str) -> list:
-        case = curated.confusion(case_id)
-        return [*reproduction_inputs(case, runtime, templates), gr.Tabs(selected="compare")]
+    def reproduce(case_id: str) -> dict:
+        request = from_confusion(curated.confusion(case_id), templates)
+        return {**compare_inputs.restore(request), tabs: gr.Tabs(selected="compare")}
 
     def pick(table: pd.DataFrame, evt: gr.SelectData) -> str:
         return str(table.iloc[evt.index[0]]["id"])

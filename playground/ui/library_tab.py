@@ -6,18 +6,19 @@ shown in a table and captions as plain text, never as HTML.
 
 from __future__ import annotations
 
-import tempfile
+import math
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from ..config import get_settings
+from ..errors import PlaygroundError
 from ..library import EXPORT_FORMATS, SORTS, Library, open_library
+from ..restore import from_record
 from ..startup import Runtime
 from ..templates import TemplateSet
 from .common import user_errors
-from .compare import CompareInputs, record_to_inputs
+from .compare import CompareInputs
 
 TABLE_COLUMNS = [
     "id", "votes", "score", "subject", "modality", "template_id", "prompt", "negative_prompt", "model_id",
@@ -27,20 +28,17 @@ TABLE_COLUMNS = [
 
 def view(text: str, modality: str, template_id: str, model_id: str, tag: str, sort: str) -> tuple[list, pd.DataFrame]:
     """Thumbnails and table of the records matching the filters."""
-    frame = Library().to_frame(text or "", modality or "", template_id or "", model_id or "", (tag or "").strip(), sort)
-    images_dir = get_settings().library_images_dir
-    thumbnails = [
-        (str(images_dir / row.image_file), f"#{row.id} · {row.votes} votes · {row.prompt}")
-        for row in frame.itertuples()
-        if row.image_file and (images_dir / row.image_file).is_file()
-    ]
+    library = Library()
+    frame = library.to_frame(text or "", modality or "", template_id or "", model_id or "", (tag or "").strip(), sort)
+    thumbnails = [(str(path), f"#{row.id} · {row.votes} votes · {row.prompt}")
+                  for row, path in zip(frame.itertuples(), library.image_paths(frame)) if path]
     table = frame.assign(tags=frame["tags"].map(", ".join), score=frame["score"].round(2))
     return thumbnails, table[TABLE_COLUMNS]
 
 
 def _record_id(value: float | None) -> int:
-    if value is None or value != int(value) or value < 1:
-        raise ValueError(f"Type a record number (the id column), got {value}.")
+    if value is None or not math.isfinite(value) or value != int(value) or value < 1:
+        raise PlaygroundError(f"Type a record number (the id column), got {value}.")
     return int(value)
 
 
@@ -59,23 +57,20 @@ def build(runtime: Runtime, templates: TemplateSet, compare_inputs: CompareInput
         return f"Record #{record} has {open_library().upvote(record)} votes."
 
     @user_errors
-    def open_in_compare(record_id: float) -> list:
-        record = Library().get(_record_id(record_id))
-        return [*record_to_inputs(record, runtime, templates), gr.Tabs(selected="compare")]
+    def open_in_compare(record_id: float) -> dict:
+        request = from_record(Library().get(_record_id(record_id)), templates)
+        return {**compare_inputs.restore(request), tabs: gr.Tabs(selected="compare")}
 
     @user_errors
     def export(fmt: str) -> str:
-        if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
-        folder = Path(tempfile.mkdtemp(prefix="library-export-", dir=get_settings().outputs_dir))
-        return str(Library().export(folder / f"prompt-library.{fmt}", fmt))
+        return str(Library().export_for_download(fmt))
 
     @user_errors
     def import_file(path: str | None) -> str:
         if not path:
-            raise ValueError("Choose a .jsonl file exported from a prompt library first.")
+            raise PlaygroundError("Choose a .jsonl file exported from a prompt library first.")
         if not str(path).endswith(".jsonl"):
-            raise ValueError("Only JSONL exports can be imported (a file ending in .jsonl).")
+            raise PlaygroundError("Only JSONL exports can be imported (a file ending in .jsonl).")
         added, merged = Library().import_jsonl(Path(path))
         return f"Imported: {added} new records, {merged} already known (votes merged)."
 

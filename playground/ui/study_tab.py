@@ -7,12 +7,13 @@ PLAYGROUND_HOME/outputs/runs/NAME (see README).
 
 from __future__ import annotations
 
-import gradio as gr
-import pandas as pd
+import math
 
-from .. import stats
+import gradio as gr
+
 from ..config import get_settings
-from ..study import SCALE, RatingSession, list_runs
+from ..errors import PlaygroundError
+from ..research.study import SCALE, RatingSession, list_runs
 from .common import user_errors
 
 SCALE_CHOICES = [(f"{value}: {label}", value) for value, label in SCALE.items()]
@@ -21,9 +22,9 @@ BEST_CHOICES = [("no best image", -1)] + [(f"image {i}", i - 1) for i in range(1
 
 def _session(run: str | None, seed: float | None) -> RatingSession:
     if not run or run not in list_runs():
-        raise ValueError("Choose a sweep run to rate (runs live in PLAYGROUND_HOME/outputs/runs).")
-    if seed is None or seed != int(seed):
-        raise ValueError(f"The session seed must be a whole number, got {seed}.")
+        raise PlaygroundError("Choose a sweep run to rate (runs live in PLAYGROUND_HOME/outputs/runs).")
+    if seed is None or not math.isfinite(seed) or seed != int(seed):
+        raise PlaygroundError(f"The session seed must be a whole number, got {seed}.")
     return RatingSession(get_settings().runs_dir / run, int(seed))
 
 
@@ -46,29 +47,17 @@ def build() -> None:
     def submit(run: str, seed: float, rater: str, key: str | None, style: int | None, content: int | None,
                best: int | None) -> tuple:
         if not key:
-            raise ValueError("Start (or resume) the session first.")
+            raise PlaygroundError("Start (or resume) the session first.")
         if style is None or content is None:
-            raise ValueError("Rate both style and content before going on.")
+            raise PlaygroundError("Rate both style and content before going on.")
         session = _session(run, seed)
         session.rate(rater, key, int(style), int(content), None if best in (None, -1) else int(best))
         return (*show(session, rater), None, None, -1)
 
     @user_errors
     def statistics(run: str, seed: float) -> tuple:
-        session = _session(run, seed)
-        long = session.long_ratings()
-        if long.empty:
-            raise ValueError("No ratings yet in this run.")
-        files = stats.report(long, session.run_dir / "report")
-        summary = pd.read_csv(session.run_dir / "report" / "summary.csv").round(2)
-        table = session.ratings()
-        rho = ", ".join(
-            f"{aspect} vs {label}: Spearman rho {r:.2f}" for aspect in ("style", "content")
-            for column, label in (("clip_prompt", "CLIP score"), ("criteria_score", "criteria score"))
-            if column in table for r, _ in [stats.spearman(table[column], table[aspect])] if r == r
-        )
-        boxplot = next(str(f) for f in files if f.name == "boxplot.png")
-        return summary, boxplot, f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {rho}"
+        summary, boxplot, note = _session(run, seed).report()
+        return summary, str(boxplot), note
 
     with gr.Tab("Study", id="study") as tab:
         with gr.Row():

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .curated import Curated
-from .scoring import ClipScorer
+from ..curated import Curated
+from ..engine.clip_model import ClipScorer
 
 
 def probe_labels(subject: str, curated: Curated) -> list[str]:

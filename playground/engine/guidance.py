@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .scoring import ClipScorer
+from .clip_model import ClipScorer
 
 StepCallback = Callable[[object, int, object, dict], dict]
 

@@ -2,8 +2,9 @@
 images without its settings, and rates style and content on the study's 0-4 scale.
 
 The order of conditions, and which images are shown, are random per rater and reproducible from
-the session's seed. Ratings live in `ratings.sqlite` in the run folder (one row per rater and
-condition; rating again replaces), so a rater can stop and resume.
+the session's seed. A condition is a prompt and a guidance setting's key, so two settings that
+differ only in their negative prompt are two conditions. Ratings live in `ratings.sqlite` in the
+run folder (one row per rater and condition; rating again replaces), so a rater can stop and resume.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import hashlib
 import random
 import sqlite3
-from contextlib import closing
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .config import get_settings
-from .library import immediate, migrate, now_utc
+from .. import schema
+from ..comparison import GuidanceSetting
+from ..config import get_settings
+from ..errors import PlaygroundError
+from ..stores import db as store
+from . import stats
 
 SCALE = {0: "completely wrong", 1: "hints of correct", 2: "clear signs of correct", 3: "mainly correct",
          4: "perfectly correct"}
@@ -30,7 +35,7 @@ def m001_ratings(db: sqlite3.Connection) -> None:
         """
         CREATE TABLE ratings (
             rater TEXT NOT NULL,
-            item TEXT NOT NULL,           -- hash of prompt + setting: the rated condition
+            item TEXT NOT NULL,           -- hash of prompt + setting key: the rated condition
             style INTEGER NOT NULL CHECK (style BETWEEN 0 AND 4),
             content INTEGER NOT NULL CHECK (content BETWEEN 0 AND 4),
             best_image TEXT NOT NULL DEFAULT '',  -- file name of the image marked best, if any
@@ -40,9 +45,6 @@ def m001_ratings(db: sqlite3.Connection) -> None:
         )
         """
     )
-
-
-MIGRATIONS = [m001_ratings]
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,17 @@ class Item:
     total: int
 
 
-def _key(prompt: str, setting: str) -> str:
-    return hashlib.sha256(f"{prompt}\x1f{setting}".encode()).hexdigest()[:16]
+def _key(prompt: str, setting_key: str) -> str:
+    return hashlib.sha256(f"{prompt}\x1f{setting_key}".encode()).hexdigest()[:16]
+
+
+def setting_keys(frame: pd.DataFrame) -> list[str]:
+    """Each row's setting key; sweeps written before settings had keys get them rebuilt from the
+    row's own setting columns (the negative prompt as sent, the sampler as run)."""
+    if "setting_key" in frame:
+        return frame["setting_key"].tolist()
+    return [GuidanceSetting(float(r.guidance_scale), int(r.steps), str(r.scheduler), str(r.negative_prompt),
+                            float(r.clip_guidance_scale)).key for r in frame.itertuples()]
 
 
 def list_runs() -> list[str]:
@@ -72,21 +83,31 @@ class RatingSession:
         self.run_dir, self.seed = Path(run_dir), seed
         table = self.run_dir / "results.parquet"
         if not table.is_file():
-            raise ValueError(f"{self.run_dir} holds no finished sweep (results.parquet is missing).")
+            raise PlaygroundError(f"{self.run_dir} holds no finished sweep (results.parquet is missing).")
         self.frame = pd.read_parquet(table)
-        self.frame["item"] = [_key(p, s) for p, s in zip(self.frame["prompt"], self.frame["setting"])]
+        self.frame["setting_key"] = setting_keys(self.frame)
+        self.frame["item"] = [_key(p, k) for p, k in zip(self.frame["prompt"], self.frame["setting_key"])]
+        self.path = self.run_dir / "ratings.sqlite"
 
-    def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.run_dir / "ratings.sqlite", timeout=get_settings().library_timeout_s,
-                             isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")
-        migrate(db, MIGRATIONS)
-        return db
+    def _migrations(self) -> list[store.Migration]:
+        item_of_image = dict(zip(self.frame["image_file"], self.frame["item"]))
+
+        def m002_items_keyed_by_setting(db: sqlite3.Connection) -> None:
+            """Conditions were keyed by the setting's label, which merged settings differing only in
+            their negative prompt; re-key each rating by the images its rater saw."""
+            for rater, item, shown in db.execute("SELECT rater, item, shown FROM ratings").fetchall():
+                new = item_of_image.get(shown.split(",")[0], item)
+                db.execute("UPDATE OR REPLACE ratings SET item = ? WHERE rater = ? AND item = ?", (new, rater, item))
+
+        return [m001_ratings, m002_items_keyed_by_setting]
+
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return store.opened(self.path, self._migrations())
 
     def _check_rater(self, rater: str) -> str:
         rater = (rater or "").strip()
         if not rater or len(rater) > 100:
-            raise ValueError("Type your rater name (1 to 100 characters) so your ratings can be resumed.")
+            raise PlaygroundError("Type your rater name (1 to 100 characters) so your ratings can be resumed.")
         return rater
 
     def order(self, rater: str) -> list[str]:
@@ -97,13 +118,15 @@ class RatingSession:
 
     def item(self, rater: str, key: str) -> Item:
         order = self.order(rater)
+        if key not in order:
+            raise PlaygroundError(f"{key!r} is not a condition of this run; start (or resume) the session again.")
         files = sorted(self.frame.loc[self.frame["item"] == key, "image_file"])
         shown = random.Random(f"{self.seed}:{rater}:{key}").sample(files, min(IMAGES_SHOWN, len(files)))
         return Item(key, tuple(self.run_dir / "images" / f for f in shown), order.index(key) + 1, len(order))
 
     def next_item(self, rater: str) -> Item | None:
         """The first item in this rater's order not yet rated, or None when all are."""
-        with closing(self._db()) as db:
+        with self._db() as db:
             done = {row[0] for row in db.execute("SELECT item FROM ratings WHERE rater = ?", (rater.strip(),))}
         for key in self.order(rater):
             if key not in done:
@@ -115,39 +138,55 @@ class RatingSession:
         rater = self._check_rater(rater)
         for name, value in (("style", style), ("content", content)):
             if value not in SCALE:
-                raise ValueError(f"The {name} rating must be 0, 1, 2, 3 or 4, got {value}.")
+                raise PlaygroundError(f"The {name} rating must be 0, 1, 2, 3 or 4, got {value}.")
         item = self.item(rater, key)
         if best is not None and not 0 <= best < len(item.images):
-            raise ValueError(f"The best image must be 1 to {len(item.images)}, got {best + 1}.")
-        with closing(self._db()) as db, immediate(db):
+            raise PlaygroundError(f"The best image must be 1 to {len(item.images)}, got {best + 1}.")
+        with store.writing(self.path, self._migrations(), "The rating") as db:
             db.execute(
                 "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rater, item) DO UPDATE SET "
                 "style = excluded.style, content = excluded.content, best_image = excluded.best_image, "
                 "shown = excluded.shown, created = excluded.created",
                 (rater, key, style, content, item.images[best].name if best is not None else "",
-                 ",".join(p.name for p in item.images), now_utc()),
+                 ",".join(p.name for p in item.images), store.now_utc()),
             )
 
     def ratings(self) -> pd.DataFrame:
-        """Every rating with its condition: subject, modality, prompt, setting, and the mean CLIP
-        and criteria scores of the images the rater saw."""
-        with closing(self._db()) as db:
+        """Every rating with its condition (subject, modality, prompt, setting and its key) and the
+        mean of each score column over the images the rater saw."""
+        with self._db() as db:
             ratings = pd.read_sql_query("SELECT * FROM ratings ORDER BY created, rater", db)
         per_item = self.frame.groupby("item").agg(
             subject=("subject", "first"), modality=("modality", "first"), prompt=("prompt", "first"),
-            setting=("setting", "first"))
+            setting=("setting", "first"), setting_key=("setting_key", "first"))
         scores = self.frame.set_index("image_file")
         shown = ratings["shown"].str.split(",")
-        for column in ("clip_prompt", "criteria_score"):
-            if column in scores:
-                ratings[column] = [float(scores.loc[files, column].mean()) for files in shown]
+        for column in schema.scores(self.frame):
+            ratings[column] = [float(scores.loc[files, column].mean()) for files in shown]
         return ratings.join(per_item, on="item")
 
     def long_ratings(self) -> pd.DataFrame:
         """Ratings in stats' long layout (subject = prompt condition, category = modality)."""
         table = self.ratings()
         return pd.concat([
-            pd.DataFrame({"subject": table["prompt"] + " | " + table["setting"], "category": table["modality"],
+            pd.DataFrame({"subject": table["item"], "category": table["modality"],
                           "aspect": aspect, "rating": table[aspect]})
             for aspect in ("style", "content")
         ], ignore_index=True)
+
+    def report(self) -> tuple[pd.DataFrame, Path, str]:
+        """Write the statistics of the ratings so far to `report/` in the run folder; return the
+        median/IQR table, the box plot and a sentence with the counts and each score's Spearman rho."""
+        long = self.long_ratings()
+        if long.empty:
+            raise PlaygroundError("No ratings yet in this run.")
+        out = self.run_dir / "report"
+        files = stats.report(long, out)
+        table = self.ratings()
+        rho = ", ".join(
+            f"{aspect} vs {column}: Spearman rho {r:.2f}" for aspect in stats.ASPECTS
+            for column in schema.scores(table) for r, _ in [stats.spearman(table[column], table[aspect])] if r == r
+        )
+        boxplot = next(f for f in files if f.name == "boxplot.png")
+        note = f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {rho}"
+        return stats.summarize(long).round(2), boxplot, note

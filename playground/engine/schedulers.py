@@ -1,6 +1,7 @@
 """Samplers a comparison row may choose, by the names AUTOMATIC1111 users know.
 
-"default" keeps the model's own scheduler. Every run gets a fresh scheduler object, because
+"default" keeps the model's own scheduler. diffusers is imported on first use, so the names are
+known to light modules (the types, the UI) without loading it. Every run gets a fresh scheduler object, because
 diffusers schedulers keep per-run state (`set_timesteps`) and a cached pipeline is shared.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import diffusers
+from ..errors import PlaygroundError
 
 DEFAULT = "default"
 
@@ -31,11 +32,13 @@ def names() -> list[str]:
 
 def check_name(name: str) -> None:
     if name != DEFAULT and name not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {name!r}; choose one of: {', '.join(names())}.")
+        raise PlaygroundError(f"Unknown scheduler {name!r}; choose one of: {', '.join(names())}.")
 
 
 def make(name: str, base: Any) -> Any:
     """A fresh scheduler called `name`, configured from the model's scheduler `base`."""
+    import diffusers
+
     check_name(name)
     if name == DEFAULT:
         return type(base).from_config(base.config)

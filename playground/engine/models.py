@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import torch
 
-from .config import get_settings
+from ..config import get_settings
+from ..errors import HubUnreachableError, PlaygroundError
+from .clip_model import ClipScorer
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, ensure_built, is_offline_model
-from .scoring import ClipScorer
 
 T = TypeVar("T")
 
@@ -30,10 +31,6 @@ OFFLINE_HINT = (
     f"'{TINY_PIPELINE_ID}' and '{TINY_SCORER_ID}'), or set HF_HUB_OFFLINE=1 to use models "
     "already in the local Hugging Face cache."
 )
-
-
-class HubUnreachableError(RuntimeError):
-    """The Hugging Face Hub could not be reached in time; the message says how to run offline."""
 
 
 def pick_device(requested: str | None = None) -> tuple[torch.device, torch.dtype]:
@@ -117,7 +114,7 @@ def resolve_pipeline_source(model_id: str) -> str:
     """Where `from_pretrained` reads a model: an offline model's built folder, a local folder,
     or the Hub id itself (after checking that the Hub answers)."""
     if not model_id or not model_id.strip():
-        raise ValueError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
+        raise PlaygroundError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
     if is_offline_model(model_id):
         return str(ensure_built(model_id, get_settings().models_dir))
     if Path(model_id).is_dir():
@@ -174,7 +171,7 @@ def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:
         return scorer_id, None
     arch, sep, tag = scorer_id.partition("/")
     if not sep or not arch or not tag:
-        raise ValueError(
+        raise PlaygroundError(
             f"Scorer id {scorer_id!r} is not of the form 'ARCH/TAG' (e.g. 'ViT-B-32/laion2b_s34b_b79k'), "
             f"'hf-hub:org/repo', 'local-dir:/path' or '{TINY_SCORER_ID}'."
         )

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import PlaygroundError
+
 CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
 TINY_SCORER_ID = "tiny-offline-clip"
@@ -125,7 +127,7 @@ def ensure_built(model_id: str, models_dir: Path) -> Path:
     build goes to a temporary folder renamed into place, so a crash never leaves half a model.
     """
     if model_id not in BUILDERS:
-        raise ValueError(f"Unknown offline model {model_id!r}; offline models: {sorted(BUILDERS)}.")
+        raise PlaygroundError(f"Unknown offline model {model_id!r}; offline models: {sorted(BUILDERS)}.")
     config, digest = _read_config(model_id)
     folder = models_dir / f"{model_id}-{digest}"
     with _build_lock:

@@ -1,7 +1,7 @@
 """Batch sweeps from a study file: many subjects x templates x guidance settings x seeds.
 
-    python -m playground.sweep prompt_library/studies/glide-replication-quick.yaml --out runs/quick
-    accelerate launch --cpu --num_processes 2 -m playground.sweep STUDY.yaml --out runs/NAME
+    playground sweep glide-replication-quick --out runs/quick
+    accelerate launch --cpu --num_processes 2 -m playground sweep STUDY.yaml --out runs/NAME
 
 The work is cut into units (one subject x up to 4 templates, every setting and seed), each a
 `Comparison`. A unit writes its PNGs (with parameters) and then its part of the table, atomically;
@@ -13,67 +13,88 @@ and `results.csv` (each written to a temporary file and renamed, never left half
 
 from __future__ import annotations
 
-import argparse
-import sys
+from dataclasses import replace
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .curated import Curated, load_curated
-from .datafiles import describe
-from .export import a1111_parameters, atomic, read_parameters, save_png, write_csv
-from .generate import MAX_COLUMNS, Comparison, GuidanceSetting, run
-from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
-from .templates import TemplateSet, load_templates
-from .workflow import evaluate
+from ..comparison import MAX_COLUMNS, Comparison, GuidanceSetting
+from ..config import get_settings
+from ..curated import Curated, load_curated
+from ..datafiles import describe
+from ..errors import PlaygroundError
+from ..export import atomic, image_names, read_parameters, save_images, write_csv
+from ..templates import TemplateSet, load_templates
+from ..workflow import generate_and_evaluate
 
 
-class SettingSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    guidance_scale: float = 7.5
-    steps: int = 20
-    scheduler: str = "default"
-    negative_prompt: str = ""
-    clip_guidance_scale: float = 0.0
+def _configured(name: str) -> Any:
+    return Field(default_factory=lambda: getattr(get_settings(), name))
 
 
 class Study(BaseModel):
-    """A study file (YAML): what to generate and how to score it."""
+    """A study file (YAML): what to generate and how to score it. Model and scorer default to
+    PLAYGROUND_MODEL and PLAYGROUND_SCORER; each setting is checked as a Compare row is."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    model: str = TINY_PIPELINE_ID
-    scorer: str = TINY_SCORER_ID
+    model: str = _configured("model")
+    scorer: str = _configured("scorer")
     medical_scorer: str | None = None
-    subjects: list[str]
-    templates: list[str]
-    settings: list[SettingSpec]
-    seeds: int = 4
+    subjects: list[str] = Field(min_length=1)
+    templates: list[str] = Field(min_length=1)
+    settings: list[GuidanceSetting] = Field(min_length=1)
+    seeds: int = Field(4, ge=1)
     width: int | None = None
     height: int | None = None
 
+    @model_validator(mode="after")
+    def _settings_allowed(self) -> Study:
+        for number, setting in enumerate(self.settings, start=1):
+            setting.check_inputs(where=f"settings entry {number}")
+        return self
 
-def load_study(path: Path, reduced: bool = False) -> Study:
+
+def find_study(name_or_path: str | Path) -> Path:
+    """A study file by path, or by name among the shipped studies (PLAYGROUND_DATA/studies)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = get_settings().data_dir / "studies" / f"{path.stem}.yaml"
+    if path.suffix in ("", ".yaml") and path.parent == Path(".") and shipped.is_file():
+        return shipped
+    known = sorted(p.stem for p in (get_settings().data_dir / "studies").glob("*.yaml"))
+    raise PlaygroundError(f"There is no study file {str(name_or_path)!r}; give a path or one of: {', '.join(known)}.")
+
+
+def load_study(path: str | Path, reduced: bool = False) -> Study:
     """A validated study; `reduced` keeps 2 subjects, 2 templates, 2 seeds and 2 steps (a quick CPU run)."""
+    path = find_study(path)
     try:
-        study = Study(**yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PlaygroundError(f"{path} is not valid YAML ({getattr(exc, 'problem', None) or exc}).") from None
+    if not isinstance(data, dict):
+        raise PlaygroundError(f"{path} must be a mapping of study fields (name, subjects, templates, settings, ...).")
+    try:
+        study = Study(**data)
     except ValidationError as exc:
-        raise ValueError(f"{path}: {describe(exc)}") from None
+        raise PlaygroundError(f"{path}: {describe(exc)}") from None
     if reduced:
         study = study.model_copy(update={
             "subjects": study.subjects[:2], "templates": study.templates[:2], "seeds": min(study.seeds, 2),
-            "settings": [s.model_copy(update={"steps": min(s.steps, 2)}) for s in study.settings],
+            "settings": [replace(s, steps=min(s.steps, 2)) for s in study.settings],
         })
     return study
 
 
 def units(study: Study, templates: TemplateSet) -> list[Comparison]:
     """The study's work as comparisons: each subject with up to 4 templates, all settings and seeds."""
-    settings = [GuidanceSetting(**s.model_dump()) for s in study.settings]
+    settings = list(study.settings)
     chunks = [study.templates[i : i + MAX_COLUMNS] for i in range(0, len(study.templates), MAX_COLUMNS)]
     return [
         Comparison.from_templates(subject, chunk, templates, settings=settings, images_per_cell=study.seeds,
@@ -83,13 +104,8 @@ def units(study: Study, templates: TemplateSet) -> list[Comparison]:
     ]
 
 
-def _image_names(index: int, frame: pd.DataFrame) -> list[str]:
-    return [f"u{index:04d}-r{r.row}-c{r.column}-s{r.seed}.png" for r in frame.itertuples()]
-
-
-def _expected_names(index: int, unit: Comparison) -> list[str]:
-    return [f"u{index:04d}-r{r}-c{c}-s{seed}.png"
-            for r in range(len(unit.settings)) for c in range(len(unit.columns)) for seed in unit.seeds]
+def _prefix(index: int) -> str:
+    return f"u{index:04d}-"
 
 
 def _unit_done(index: int, unit: Comparison, out: Path) -> bool:
@@ -100,7 +116,7 @@ def _unit_done(index: int, unit: Comparison, out: Path) -> bool:
     frame = pd.read_parquet(part)
     if len(frame) != unit.n_images:
         return False
-    for name, row in zip(_image_names(index, frame), frame.itertuples()):
+    for name, row in zip(image_names(frame, _prefix(index)), frame.itertuples()):
         try:
             parameters = read_parameters(out / "images" / name)
             if f"Seed: {row.seed}," not in parameters or not parameters.startswith(row.prompt):
@@ -117,13 +133,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def run_unit(index: int, unit: Comparison, study: Study, out: Path, curated: Curated) -> None:
     """Generate, evaluate and save one unit: images first, then its part table."""
-    result = run(unit)
-    frame = evaluate(result, study.scorer, study.medical_scorer, curated)
-    names = _image_names(index, frame)
-    for name, image, row in zip(names, result.images, frame.to_dict("records")):
-        save_png(image, out / "images" / name, a1111_parameters(row))
+    result = generate_and_evaluate(unit, study.scorer, study.medical_scorer, curated)
+    paths = save_images(result.frame, result.images, out / "images", _prefix(index))
+    frame = result.frame.assign(image_file=[p.name for p in paths])
     frame.insert(0, "unit", index)
-    frame["image_file"] = names
     _write_parquet(frame, out / "parts" / f"unit-{index:04d}.parquet")
 
 
@@ -152,23 +165,3 @@ def sweep(study: Study, out: Path) -> pd.DataFrame | None:
                 run_unit(index, work[index], study, out, curated)
     state.wait_for_everyone()
     return merge(out, len(work)) if state.is_main_process else None
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m playground.sweep", description=__doc__.split("\n\n")[0])
-    parser.add_argument("study", type=Path, help="a study file, e.g. prompt_library/studies/glide-replication.yaml")
-    parser.add_argument("--out", type=Path, required=True, help="run folder (created; reused to resume)")
-    parser.add_argument("--reduced", action="store_true", help="2 subjects, 2 templates, 2 seeds, 2 steps")
-    args = parser.parse_args(argv)
-    try:
-        frame = sweep(load_study(args.study, args.reduced), args.out)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if frame is not None:
-        print(f"{len(frame)} images; table: {args.out / 'results.parquet'} and results.csv")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""CLIP scores: how well each image matches its prompt and its bare subject.
+"""A loaded CLIP, ready to embed images and texts: what the judges score with and guidance steers by.
 
 The score follows torchmetrics' CLIPScore convention, 100 x max(cosine similarity, 0), so numbers
 compare with published ones. Images are embedded in batches; text embeddings are cached by text,
@@ -10,14 +10,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
-
-if TYPE_CHECKING:
-    from .generate import ComparisonResult
 
 TEXT_CACHE_SIZE = 4096
 
@@ -89,22 +84,3 @@ def clip_score(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) ->
     """Row-wise 100 x max(cosine, 0) of normalised embeddings, as Python floats."""
     cosine = (image_embeddings * text_embeddings).sum(dim=-1)
     return [float(v) for v in (100 * cosine.clamp(min=0))]
-
-
-def add_clip_scores(
-    result: ComparisonResult, scorer: ClipScorer, prefix: str = "clip", image_embeddings: torch.Tensor | None = None
-) -> ComparisonResult:
-    """The result with two columns more: `{prefix}_prompt` (image vs its filled prompt) and
-    `{prefix}_subject` (image vs the bare subject), both in [0, 100].
-
-    Each image is embedded once for both columns (or pass `image_embeddings` already computed).
-    """
-    if not result.images:
-        raise ValueError("The comparison has no images to score.")
-    if image_embeddings is None:
-        image_embeddings = scorer.embed_images(result.images)
-    frame = result.frame.copy()
-    frame[f"{prefix}_prompt"] = clip_score(image_embeddings, scorer.embed_texts(list(frame["prompt"])))
-    frame[f"{prefix}_subject"] = clip_score(image_embeddings, scorer.embed_texts(list(frame["subject"])))
-    frame[f"{prefix}_scorer"] = scorer.scorer_id
-    return replace(result, frame=frame)

@@ -12,8 +12,8 @@ import math
 import pandas as pd
 import torch
 
-from .curated import Curated
-from .scoring import ClipScorer
+from ..curated import Curated
+from ..engine.clip_model import ClipScorer
 
 PASS = 0.5
 
@@ -33,11 +33,3 @@ def add_criteria(frame: pd.DataFrame, image_embeddings: torch.Tensor, scorer: Cl
             " · ".join(f"{'✓' if p > PASS else '✗'} {c.label} {p:.2f}" for c, p in zip(criteria, probabilities))
         )
     return frame.assign(criteria_score=scores, criteria_passed=passed, criteria=checklists)
-
-
-def best_of_n(frame: pd.DataFrame) -> pd.Series:
-    """True for the one image of each grid cell (row x column, N seeds) with the highest criteria
-    score; cells without criteria fall back to the CLIP prompt score; unscored images never win."""
-    key = frame["criteria_score"].where(frame["criteria_score"].notna(), frame["clip_prompt"] / 100)
-    best = key.dropna().groupby([frame["row"], frame["column"]]).idxmax()
-    return pd.Series(frame.index.isin(best.values), index=frame.index)

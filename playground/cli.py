@@ -1,0 +1,134 @@
+"""One command line over the same functions the library and the app use.
+
+    playground library list --text melanoma --sort score
+    playground sweep glide-replication-quick --out runs/quick
+    playground stats report --out report
+
+(`python -m playground ...` is the same.) Each command module is imported only when its command
+runs, so `playground library list` loads no torch. A problem a person can fix is printed as one
+sentence with exit status 1; a bad argument, with status 2; anything else as a short sentence with
+an id, its traceback written to PLAYGROUND_HOME/logs/playground.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import get_settings
+from .errors import PlaygroundError, logger, unexpected
+from .stores.library import EXPORT_FORMATS, SORTS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one sentence, not a usage dump
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def library_command(args: argparse.Namespace) -> str:
+    from .stores.library import Library, pull_from_hub
+
+    library = Library()
+    if args.action == "list":
+        frame = library.to_frame(args.text, args.modality, args.template, args.model, args.tag, args.sort)
+        columns = ["id", "votes", "score", "subject", "template_id", "model_id", "prompt"]
+        return frame[columns].head(args.limit).to_string(index=False) if len(frame) else "No records."
+    if args.action == "export":
+        return f"Wrote {library.export(args.path, args.format)}"
+    if args.action == "import":
+        added, merged = library.import_jsonl(args.path)
+        return f"Added {added} records, merged {merged} already known."
+    added, merged = pull_from_hub()
+    return f"Added {added} records from the Hub, merged {merged} already known."
+
+
+def sweep_command(args: argparse.Namespace) -> str:
+    from .research.sweep import load_study, sweep
+
+    frame = sweep(load_study(args.study, args.reduced), args.out)
+    if frame is None:  # another process of an `accelerate launch` merged the table
+        return ""
+    return f"{len(frame)} images; table: {args.out / 'results.parquet'} and results.csv"
+
+
+def stats_command(args: argparse.Namespace) -> str:
+    from .research import stats
+
+    path = args.path or get_settings().original_study
+    ratings = stats.read_ratings(path, args.sheet)
+    observers = stats.read_observers(path) if path.suffix == ".xlsx" else None
+    files = stats.report(ratings, args.out, observers)
+    summary = stats.summarize(ratings).pivot(index="category", columns="aspect", values=["median", "iqr"])
+    return f"{summary.to_string()}\n\nWrote {len(files)} files to {args.out}/ (open report.html)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="playground", description="Medical text-to-image prompt playground: the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    library = commands.add_parser("library", help="the shared prompt library: list, export, import, pull")
+    library.set_defaults(handler=library_command)
+    actions = library.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = actions.add_parser("list", help="print records as a table")
+    listing.add_argument("--text", default="", help="substring of prompt, subject, note or tags")
+    listing.add_argument("--modality", default="")
+    listing.add_argument("--template", default="")
+    listing.add_argument("--model", default="")
+    listing.add_argument("--tag", default="")
+    listing.add_argument("--sort", default="votes", choices=list(SORTS))
+    listing.add_argument("--limit", type=int, default=20)
+    exporting = actions.add_parser("export", help="write every record to a file")
+    exporting.add_argument("path", type=Path, help="output file; its suffix picks the format")
+    exporting.add_argument("--format", choices=EXPORT_FORMATS, default=None)
+    importing = actions.add_parser("import", help="merge a JSONL export")
+    importing.add_argument("path", type=Path)
+    actions.add_parser("pull", help="merge the records of LIBRARY_HUB_REPO")
+
+    sweep = commands.add_parser("sweep", help="generate and judge a study file's grid, resumably")
+    sweep.set_defaults(handler=sweep_command)
+    sweep.add_argument("study", help="a study file, or the name of a shipped one (e.g. glide-replication-quick)")
+    sweep.add_argument("--out", type=Path, required=True, help="run folder (created; reused to resume)")
+    sweep.add_argument("--reduced", action="store_true", help="2 subjects, 2 templates, 2 seeds, 2 steps")
+
+    stats = commands.add_parser("stats", help="statistics of expert ratings")
+    stats.set_defaults(handler=stats_command)
+    reports = stats.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    report = reports.add_parser("report", help="medians, IQRs, tests and plots of a ratings table")
+    report.add_argument("path", type=Path, nargs="?", default=None,
+                        help="ratings: an XLSX in the original study's layout or a CSV (default: the original study)")
+    report.add_argument("--sheet", default="matrix_nonsensical_as_zero", help="XLSX sheet to read")
+    report.add_argument("--out", type=Path, default=Path("report"))
+    return parser
+
+
+def _log_to_file() -> None:
+    """Tracebacks of unexpected errors go to a file, not the terminal."""
+    try:
+        path = get_settings().log_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], str] = args.handler
+    try:
+        output = handler(args)
+    except (PlaygroundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: a short sentence here, the traceback in the log
+        _log_to_file()
+        print(f"error: {unexpected(exc)} See {get_settings().log_path}.", file=sys.stderr)
+        return 1
+    if output:
+        print(output)
+    return 0

@@ -1,0 +1,173 @@
+"""What a comparison is, apart from how it runs: prompt columns, guidance settings, the request, the result.
+
+A leaf module (no torch, no Gradio): the engine, the judges, the stores, research mode and the UI
+all build on these types, and none of them is imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Settings, get_settings
+from .engine import schedulers
+from .errors import PlaygroundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
+
+    from .templates import TemplateSet
+
+MAX_COLUMNS = 4
+MAX_SETTINGS = 4
+MAX_SEED = 2**32 - 1
+MAX_GUIDANCE = 50
+MAX_CLIP_GUIDANCE = 10_000
+NEGATIVE_IN_LABEL = 24  # characters of a negative prompt a setting's label shows
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a comparison grid: a filled prompt, from a template or typed freely."""
+
+    prompt: str
+    template_id: str = "free"
+    negative_prompt: str = ""  # the template's; a setting's negative prompt is joined to it
+    modality: str = ""
+
+
+@dataclass(frozen=True)
+class GuidanceSetting:
+    """One grid row: how the model is guided. `key` is its identity; `label` is for people."""
+
+    guidance_scale: float = 7.5
+    steps: int = 20
+    scheduler: str = schedulers.DEFAULT
+    negative_prompt: str = ""
+    clip_guidance_scale: float = 0.0  # > 0: CLIP-guided sampling (engine/guidance.py); 100 is typical
+
+    @property
+    def key(self) -> str:
+        """A stable hash of every field: two settings share it only if they guide identically."""
+        fields = asdict(self)
+        fields.update(guidance_scale=float(self.guidance_scale), steps=int(self.steps),
+                      clip_guidance_scale=float(self.clip_guidance_scale))
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        """E.g. "CFG 7.5 · CLIP guidance 100 · 20 steps · default · neg: blurry"."""
+        parts = [f"CFG {self.guidance_scale:g}", f"{self.steps} steps", self.scheduler]
+        if self.clip_guidance_scale:
+            parts.insert(1, f"CLIP guidance {self.clip_guidance_scale:g}")
+        if self.negative_prompt:
+            negative = self.negative_prompt.strip()
+            short = negative if len(negative) <= NEGATIVE_IN_LABEL else negative[: NEGATIVE_IN_LABEL - 1] + "…"
+            parts.append(f"neg: {short}")
+        return " · ".join(parts)
+
+    def check_inputs(self, limits: Settings | None = None, where: str = "This setting") -> None:
+        """Raise PlaygroundError naming the first bad field of this setting and what is allowed."""
+        limits = limits or get_settings()
+        check_length(f"{where}: the negative prompt", self.negative_prompt, limits)
+        if not isinstance(self.steps, int) or not 1 <= self.steps <= limits.max_steps:
+            raise PlaygroundError(f"{where}: steps must be between 1 and {limits.max_steps}, got {self.steps}.")
+        for name, high in (("guidance scale", MAX_GUIDANCE), ("CLIP guidance scale", MAX_CLIP_GUIDANCE)):
+            value = self.guidance_scale if name == "guidance scale" else self.clip_guidance_scale
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= high:
+                raise PlaygroundError(f"{where}: {name} must be a number between 0 and {high}, got {value}.")
+        schedulers.check_name(self.scheduler)
+
+
+def cell_negative_prompt(column: Column, setting: GuidanceSetting) -> str:
+    """The negative prompt a cell is drawn with: the column's (its template's) and the setting's, joined."""
+    return ", ".join(p.strip() for p in (column.negative_prompt, setting.negative_prompt) if p and p.strip())
+
+
+def check_length(what: str, text: str, limits: Settings) -> None:
+    """Refuse text longer than PLAYGROUND_MAX_PROMPT_CHARS, naming it and both lengths."""
+    if len(text) > limits.max_prompt_chars:
+        raise PlaygroundError(f"{what} has {len(text):,} characters; the limit is {limits.max_prompt_chars:,}.")
+
+
+@dataclass
+class Comparison:
+    """What to generate: subject x columns x settings x seeds.
+
+    Every cell uses the seeds ``base_seed .. base_seed + images_per_cell - 1``, so cells differ
+    only by what is compared. Model and guiding CLIP default to PLAYGROUND_MODEL and
+    PLAYGROUND_SCORER.
+    """
+
+    subject: str
+    columns: Sequence[Column]
+    settings: Sequence[GuidanceSetting] = (GuidanceSetting(),)
+    images_per_cell: int = 2
+    base_seed: int = 0
+    model_id: str = field(default_factory=lambda: get_settings().model)
+    guidance_scorer_id: str = field(default_factory=lambda: get_settings().scorer)  # steers CLIP-guided rows
+    width: int | None = None  # None: the model's native size
+    height: int | None = None
+
+    @classmethod
+    def from_templates(cls, subject: str, template_ids: Sequence[str], templates: TemplateSet, **kwargs) -> Comparison:
+        """A comparison whose columns are library templates filled with `subject`."""
+        return cls(subject=subject, columns=[templates[tid].column(subject) for tid in template_ids], **kwargs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.base_seed + i for i in range(self.images_per_cell)]
+
+    @property
+    def n_images(self) -> int:
+        return len(self.columns) * len(self.settings) * self.images_per_cell
+
+    def check_inputs(self, limits: Settings | None = None) -> None:
+        """Raise PlaygroundError naming the first bad value and what is allowed."""
+        limits = limits or get_settings()
+        if not isinstance(self.subject, str) or not self.subject.strip():
+            raise PlaygroundError("The subject is empty; type a medical subject such as 'melanoma'.")
+        check_length("The subject", self.subject, limits)
+        if not 1 <= len(self.columns) <= MAX_COLUMNS:
+            raise PlaygroundError(f"A comparison has 1 to {MAX_COLUMNS} prompt columns, got {len(self.columns)}.")
+        for i, column in enumerate(self.columns, start=1):
+            if not column.prompt.strip():
+                raise PlaygroundError(f"The prompt of column {i} is empty.")
+            check_length(f"The prompt of column {i}", column.prompt, limits)
+            check_length(f"The negative prompt of column {i}", column.negative_prompt, limits)
+        if not 1 <= len(self.settings) <= MAX_SETTINGS:
+            raise PlaygroundError(f"A comparison has 1 to {MAX_SETTINGS} guidance settings, got {len(self.settings)}.")
+        for i, setting in enumerate(self.settings, start=1):
+            setting.check_inputs(limits, f"Row {i}")
+        if self.images_per_cell < 1:
+            raise PlaygroundError(f"Images per cell must be at least 1, got {self.images_per_cell}.")
+        if self.n_images > limits.max_images:
+            raise PlaygroundError(
+                f"This comparison asks for {self.n_images} images; the limit is {limits.max_images} "
+                "(fewer columns, settings or images per cell)."
+            )
+        if not 0 <= self.base_seed or self.base_seed + self.images_per_cell - 1 > MAX_SEED:
+            raise PlaygroundError(f"Seeds must lie in 0..{MAX_SEED}, got base seed {self.base_seed}.")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is not None and (value % 8 or not 64 <= value <= limits.max_size):
+                raise PlaygroundError(f"`{name}` must be a multiple of 8 between 64 and {limits.max_size}, got {value}.")
+
+
+@dataclass
+class ComparisonResult:
+    """One row of `frame` per image (columns: playground.schema), `images[i]` drawn for row i.
+
+    `folder` and `zip_path` are set once the result is saved (PNGs with parameters, and a ZIP).
+    """
+
+    frame: pd.DataFrame
+    images: list[Image.Image] = field(default_factory=list)
+    folder: Path | None = None
+    zip_path: Path | None = None

@@ -1,0 +1,1 @@
+"""The engine: models and their loading, the tiny offline builders, generation, guidance, schedulers."""

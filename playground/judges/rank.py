@@ -1,0 +1,22 @@
+"""Marks that compare images with each other: the best of each cell's N seeds, the best of each row."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..schema import PRIMARY_SCORE
+
+
+def best_of_n(frame: pd.DataFrame) -> pd.Series:
+    """True for the one image of each grid cell (row x column, N seeds) with the highest criteria
+    score; cells without criteria fall back to the primary CLIP score; unscored images never win."""
+    key = frame["criteria_score"].where(frame["criteria_score"].notna(), frame[PRIMARY_SCORE] / 100)
+    best = key.dropna().groupby([frame["row"], frame["column"]]).idxmax()
+    return pd.Series(frame.index.isin(best.values), index=frame.index)
+
+
+def best_in_row(frame: pd.DataFrame, score: str = PRIMARY_SCORE) -> pd.Series:
+    """True for the image with the highest `score` in each grid row (first one on ties); images
+    without a score (not real images) are never best."""
+    best = frame.dropna(subset=[score]).groupby("row")[score].idxmax()
+    return pd.Series(frame.index.isin(best.values), index=frame.index)

@@ -1,0 +1,1 @@
+"""Research mode: sweeps from study files, blinded rating sessions, statistics."""

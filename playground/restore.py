@@ -1,0 +1,82 @@
+"""What the Compare tab can be filled with, as one value: a library record, a confusion case, ...
+
+A `CompareRequest` holds every input of the tab by name. The library, the Educators tab (and
+later a dropped PNG) build one here, without Gradio; the tab turns it into widget values in one
+keyword method (`ui.compare.CompareInputs.restore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from .comparison import Column, GuidanceSetting, cell_negative_prompt
+from .curated import Confusion
+from .engine import schedulers
+from .templates import TemplateSet
+
+FREE = "free"  # a column whose prompt is typed, not filled from a template
+OFF = "off"  # an unused column
+REPRODUCE_STEPS = 20
+CLIP_GUIDANCE = 100.0
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """Every input of the Compare tab. `columns` pairs a template id (or FREE) with its prompt;
+    `model` None keeps the model chosen on the page; width and height 0 mean the model's own."""
+
+    subject: str
+    columns: tuple[tuple[str, str], ...]
+    settings: tuple[GuidanceSetting, ...]
+    model: str | None = None
+    images_per_cell: int = 2
+    seed: int = 0
+    width: int = 0
+    height: int = 0
+    label: str = field(default="", compare=False)  # what was restored, for a message
+
+
+def from_record(record: Mapping, templates: TemplateSet) -> CompareRequest:
+    """The request that regenerates a library record's image.
+
+    The record's template is kept when the template's negative prompt and the record's own
+    setting negative prompt join to what was sent; otherwise (a changed template, a record from
+    before settings kept their own negative prompt) the column becomes a free prompt and the whole
+    negative prompt the setting's, which draws the same image.
+    """
+    scheduler = record["scheduler"] if record["scheduler"] in schedulers.names() else schedulers.DEFAULT
+    setting = GuidanceSetting(float(record["guidance_scale"]), int(record["steps"]), scheduler,
+                              record.get("setting_negative_prompt") or "", float(record["clip_guidance_scale"] or 0))
+    template_id = record["template_id"]
+    if template_id in templates.templates:
+        column = templates[template_id].column(record["subject"], record["prompt"])
+        if cell_negative_prompt(column, setting) != record["negative_prompt"]:
+            template_id = FREE
+    else:
+        template_id = FREE
+    if template_id == FREE:
+        setting = replace(setting, negative_prompt=record["negative_prompt"])
+    return CompareRequest(
+        record["subject"], ((template_id, record["prompt"]),), (setting,), record["model_id"], 1, int(record["seed"]),
+        int(record["width"]), int(record["height"]), label=f"record #{record.get('id', '?')}",
+    )
+
+
+def from_confusion(case: Confusion, templates: TemplateSet) -> CompareRequest:
+    """A confusion case as short vs detailed prompt (columns) x CFG 7.5 without and with CLIP
+    guidance (rows), on the page's model."""
+    columns = tuple(
+        (t.id, t.fill(case.subject)) for t in (templates.for_modality(case.modality, v) for v in ("short", "detailed"))
+    )
+    settings = (GuidanceSetting(7.5, REPRODUCE_STEPS), GuidanceSetting(7.5, REPRODUCE_STEPS, clip_guidance_scale=CLIP_GUIDANCE))
+    return CompareRequest(case.subject, columns, settings, label=f"confusion case {case.id}")
+
+
+def column_of(template_id: str, prompt: str, subject: str, templates: TemplateSet) -> Column | None:
+    """The grid column a tab column stands for (None when it is off)."""
+    if template_id == OFF:
+        return None
+    if template_id == FREE:
+        return Column(prompt or "")
+    return templates[template_id].column(subject, prompt or "")

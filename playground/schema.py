@@ -1,0 +1,127 @@
+"""The result frame's columns, each declared once: name, meaning, type, and the step that adds it.
+
+One row per image. The Compare table, the ZIP's results.csv, a sweep's results.parquet, the study
+and the statistics all read frames built from this declaration, and code finds columns through it
+(`judged`, `scores`, `of_step`), never by a piece of a column's name. A new judge declares its
+columns here, in one line each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+Kind = Literal["str", "int", "float", "bool"]
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    """One column of the result frame.
+
+    Attributes:
+        name: the column's name in every table and export.
+        meaning: what it holds, with its unit (the README's table is generated from these).
+        kind: its type: str, int, float or bool.
+        step: the step that adds it (generate, clip, medclip, criteria, probe, rank, save, sweep).
+        judged: a judge's verdict on the image; blank (NaN or "") for an output that is not a
+            real image, since nothing can be said about it.
+        badge: short label shown beside the value under each image (0-100 scores).
+    """
+
+    name: str
+    meaning: str
+    kind: Kind
+    step: str
+    judged: bool = False
+    badge: str = ""
+
+    @property
+    def blank(self) -> float | str:
+        """The value a judged column takes for an output that is not a real image."""
+        return math.nan if self.kind == "float" else ""
+
+
+def _columns(*columns: ResultColumn) -> dict[str, ResultColumn]:
+    return {c.name: c for c in columns}
+
+
+COLUMNS: dict[str, ResultColumn] = _columns(
+    ResultColumn("subject", "the medical subject as typed", "str", "generate"),
+    ResultColumn("column", "0-based column of the grid (which prompt)", "int", "generate"),
+    ResultColumn("row", "0-based row of the grid (which guidance setting)", "int", "generate"),
+    ResultColumn("template_id", "template the prompt came from, or 'free' for a typed prompt", "str", "generate"),
+    ResultColumn("modality", "the template's modality (histopathology, x-ray, ...); '' for a free prompt", "str", "generate"),
+    ResultColumn("prompt", "the filled prompt sent to the model", "str", "generate"),
+    ResultColumn("negative_prompt", "negative prompt sent to the model: the column's and the setting's, joined", "str", "generate"),
+    ResultColumn("setting", "label of the guidance setting, for people (not unique)", "str", "generate"),
+    ResultColumn("setting_key", "identity of the guidance setting: a hash of all its fields", "str", "generate"),
+    ResultColumn("setting_negative_prompt", "the guidance setting's own negative prompt", "str", "generate"),
+    ResultColumn("model_id", "model that drew the image", "str", "generate"),
+    ResultColumn("scheduler", "sampler name (A1111 style) the model ran with", "str", "generate"),
+    ResultColumn("steps", "denoising steps", "int", "generate"),
+    ResultColumn("guidance_scale", "classifier-free guidance scale", "float", "generate"),
+    ResultColumn("clip_guidance_scale", "CLIP guidance strength (0 = off)", "float", "generate"),
+    ResultColumn("seed", "seed of this image's generator", "int", "generate"),
+    ResultColumn("width", "image width in pixels", "int", "generate"),
+    ResultColumn("height", "image height in pixels", "int", "generate"),
+    ResultColumn("seconds", "wall time of the image's batch divided by its size", "float", "generate"),
+    ResultColumn("prompt_ignored", "the end of a prompt longer than the text encoder reads (77 CLIP tokens), else ''", "str", "generate"),
+    ResultColumn("image_problem", "'' for a real image, else why it is not one (black/NaN image, safety checker flag)", "str", "generate"),
+    ResultColumn("clip_prompt", "CLIP score of the image against its filled prompt: 100 x max(cosine, 0)", "float", "clip", True, "CLIP"),
+    ResultColumn("clip_subject", "CLIP score of the image against the bare subject, 0-100", "float", "clip", True),
+    ResultColumn("clip_scorer", "the general CLIP that scored", "str", "clip"),
+    ResultColumn("medclip_prompt", "the medical CLIP's score against the filled prompt, 0-100", "float", "medclip", True, "med"),
+    ResultColumn("medclip_subject", "the medical CLIP's score against the bare subject, 0-100", "float", "medclip", True),
+    ResultColumn("medclip_scorer", "the medical CLIP that scored", "str", "medclip"),
+    ResultColumn("criteria_score", "mean probability over the modality's expert criteria, 0-1 (NaN: none)", "float", "criteria", True),
+    ResultColumn("criteria_passed", "criteria passed, as 'k/n'", "str", "criteria", True),
+    ResultColumn("criteria", "the checklist: '✓ label 0.71 · ✗ label 0.32 · ...'", "str", "criteria", True),
+    ResultColumn("probe_top3", "what CLIP sees: its top 3 among subject, confusers and styles, with probabilities", "str", "probe", True),
+    ResultColumn("best_of_n", "the image of its cell (N seeds) with the highest criteria score", "bool", "rank"),
+    ResultColumn("best_in_row", "the image of its grid row with the highest CLIP prompt score", "bool", "rank"),
+    ResultColumn("image_path", "where the PNG (with its parameters) was saved", "str", "save"),
+    ResultColumn("image_file", "the PNG's file name inside the ZIP or the sweep's images/ folder", "str", "save"),
+    ResultColumn("unit", "the sweep unit (subject x up to 4 templates) the image belongs to", "int", "sweep"),
+)
+
+# The pairs a CLIP-family scorer fills: (image vs filled prompt, image vs bare subject, scorer id).
+CLIP = ("clip_prompt", "clip_subject", "clip_scorer")
+MEDCLIP = ("medclip_prompt", "medclip_subject", "medclip_scorer")
+PRIMARY_SCORE = "clip_prompt"  # ranks images within a row ("best in row") and is the plot's default
+
+
+def of_step(step: str) -> list[str]:
+    """Names of the columns `step` adds, in declaration order."""
+    return [c.name for c in COLUMNS.values() if c.step == step]
+
+
+def judged(frame: pd.DataFrame) -> list[ResultColumn]:
+    """The judged columns present in `frame`."""
+    return [COLUMNS[name] for name in frame.columns if name in COLUMNS and COLUMNS[name].judged]
+
+
+def scores(frame: pd.DataFrame | Mapping) -> list[str]:
+    """The numeric score columns present in `frame` (or a row), in declaration order."""
+    present = set(frame.columns if isinstance(frame, pd.DataFrame) else frame.keys())
+    return [c.name for c in COLUMNS.values() if c.judged and c.kind == "float" and c.name in present]
+
+
+def new_frame(rows: Iterable[Mapping], step: str = "generate") -> pd.DataFrame:
+    """A frame of `step`'s declared columns, in order, from row mappings."""
+    return pd.DataFrame(list(rows), columns=of_step(step))
+
+
+def undeclared(frame: pd.DataFrame) -> list[str]:
+    """Columns of `frame` that are not declared (a test keeps this empty)."""
+    return [name for name in frame.columns if name not in COLUMNS]
+
+
+def markdown_table() -> str:
+    """The declaration as a Markdown table, for the README."""
+    lines = ["| column | type | added by | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.kind} | {c.step} | {c.meaning} |" for c in COLUMNS.values()]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Stores: one SQLite layer (db), the prompt library, its Hub mirror."""
