@@ -33,9 +33,12 @@ def library_command(args: argparse.Namespace) -> str:
 
     library = Library()
     if args.action == "list":
-        frame = library.to_frame(args.text, args.modality, args.template, args.model, args.tag, args.sort)
+        listing = library.page(args.page, args.limit, args.sort, text=args.text, modality=args.modality,
+                               template_id=args.template, model_id=args.model, tag=args.tag)
+        if not listing.total:
+            return "No records."
         columns = ["id", "votes", "score", "subject", "template_id", "model_id", "prompt"]
-        return frame[columns].head(args.limit).to_string(index=False) if len(frame) else "No records."
+        return f"{listing.frame[columns].to_string(index=False)}\n{listing.where}"
     if args.action == "export":
         return f"Wrote {library.export(args.path, args.format)}"
     if args.action == "import":
@@ -79,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--model", default="")
     listing.add_argument("--tag", default="")
     listing.add_argument("--sort", default="votes", choices=list(SORTS))
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=int, default=20, help="records per page (at most 100)")
+    listing.add_argument("--page", type=int, default=1, help="which page (1 = the first)")
     exporting = actions.add_parser("export", help="write every record to a file")
     exporting.add_argument("path", type=Path, help="output file; its suffix picks the format")
     exporting.add_argument("--format", choices=EXPORT_FORMATS, default=None)

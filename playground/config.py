@@ -57,6 +57,7 @@ class Settings:
     max_loaded_models: int  # PLAYGROUND_MAX_LOADED: pipelines kept in memory at once
     max_upload_mb: int  # PLAYGROUND_MAX_UPLOAD_MB: largest file a visitor may upload (library import)
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
+    monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
 
     @property
     def model_is_local(self) -> bool:
@@ -94,8 +95,14 @@ class Settings:
 
     @property
     def runs_dir(self) -> Path:
-        """Sweep runs the Study tab can rate (inside the served folder, for their images)."""
-        return self.outputs_dir / "runs"
+        """Sweep runs the Study tab can rate. Not served: their tables name prompts and settings,
+        and their ratings databases hold rater names; raters see blinded copies (`blind_dir`)."""
+        return self.home / "runs"
+
+    @property
+    def blind_dir(self) -> Path:
+        """Copies of sweep images shown to raters: no metadata, opaque names (inside the served folder)."""
+        return self.outputs_dir / "blind"
 
     @property
     def library_images_dir(self) -> Path:
@@ -137,4 +144,5 @@ def get_settings() -> Settings:
         max_loaded_models=_env_number("PLAYGROUND_MAX_LOADED", 2),
         max_upload_mb=_env_number("PLAYGROUND_MAX_UPLOAD_MB", 10),
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
+        monitoring=_env_flag("PLAYGROUND_MONITORING"),
     )

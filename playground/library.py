@@ -4,6 +4,8 @@ The store itself lives in playground/stores/library.py; this module only names i
 loads no torch.
 """
 
-from .stores.library import EXPORT_FORMATS, SORTS, Library, Logged, open_library, prefer, pull_from_hub
+from .stores.library import EXPORT_FORMATS, PAGE_SIZES, SORTS, Library, Logged, Page, open_library, prefer, pull_from_hub
 
-__all__ = ["EXPORT_FORMATS", "SORTS", "Library", "Logged", "open_library", "prefer", "pull_from_hub"]
+__all__ = [
+    "EXPORT_FORMATS", "PAGE_SIZES", "SORTS", "Library", "Logged", "Page", "open_library", "prefer", "pull_from_hub",
+]

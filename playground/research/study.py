@@ -1,5 +1,7 @@
 """Blinded expert rating of a sweep: each rater sees one prompt condition at a time, as 4 of its
-images without its settings, and rates style and content on the study's 0-4 scale.
+images without its settings, and rates style and content on the study's 0-4 scale. The images
+are blinded copies (research/blind.py); the run folder itself, with its tables and the raters'
+names, is never served.
 
 The order of conditions, and which images are shown, are random per rater and reproducible from
 the session's seed. A condition is a prompt and a guidance setting's key, so two settings that
@@ -24,6 +26,7 @@ from ..config import get_settings
 from ..errors import PlaygroundError
 from ..stores import db as store
 from . import stats
+from .blind import blinded
 
 SCALE = {0: "completely wrong", 1: "hints of correct", 2: "clear signs of correct", 3: "mainly correct",
          4: "perfectly correct"}
@@ -49,10 +52,15 @@ def m001_ratings(db: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True)
 class Item:
-    """One condition to rate: its key, the images shown (paths), and where the rater is."""
+    """One condition to rate: its key, the images shown, and where the rater is.
+
+    `images` are the blinded copies the rater sees; `files` the run's own file names (stored with
+    the rating, never shown).
+    """
 
     key: str
     images: tuple[Path, ...]
+    files: tuple[str, ...]
     number: int  # 1-based position in this rater's order
     total: int
 
@@ -71,7 +79,7 @@ def setting_keys(frame: pd.DataFrame) -> list[str]:
 
 
 def list_runs() -> list[str]:
-    """Run folders under PLAYGROUND_HOME/outputs/runs that hold a finished sweep table."""
+    """Run folders under PLAYGROUND_HOME/runs that hold a finished sweep table."""
     root = get_settings().runs_dir
     return sorted(p.name for p in root.glob("*") if (p / "results.parquet").is_file()) if root.is_dir() else []
 
@@ -122,7 +130,7 @@ class RatingSession:
             raise PlaygroundError(f"{key!r} is not a condition of this run; start (or resume) the session again.")
         files = sorted(self.frame.loc[self.frame["item"] == key, "image_file"])
         shown = random.Random(f"{self.seed}:{rater}:{key}").sample(files, min(IMAGES_SHOWN, len(files)))
-        return Item(key, tuple(self.run_dir / "images" / f for f in shown), order.index(key) + 1, len(order))
+        return Item(key, tuple(blinded(self.run_dir, f) for f in shown), tuple(shown), order.index(key) + 1, len(order))
 
     def next_item(self, rater: str) -> Item | None:
         """The first item in this rater's order not yet rated, or None when all are."""
@@ -147,8 +155,8 @@ class RatingSession:
                 "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rater, item) DO UPDATE SET "
                 "style = excluded.style, content = excluded.content, best_image = excluded.best_image, "
                 "shown = excluded.shown, created = excluded.created",
-                (rater, key, style, content, item.images[best].name if best is not None else "",
-                 ",".join(p.name for p in item.images), store.now_utc()),
+                (rater, key, style, content, item.files[best] if best is not None else "", ",".join(item.files),
+                 store.now_utc()),
             )
 
     def ratings(self) -> pd.DataFrame:

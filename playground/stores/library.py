@@ -8,9 +8,8 @@ every write is one short ``BEGIN IMMEDIATE`` transaction with parameterized SQL.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
+import math
 import sqlite3
 import tempfile
 from collections.abc import Callable, Mapping
@@ -21,22 +20,17 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from .. import schema
+from .. import limits, schema
 from ..config import get_settings
 from ..errors import PlaygroundError
 from ..export import a1111_parameters, save_png, write_csv
 from . import db as store
 from .hub_sync import mirror_for, pull
+from .records import checked, image_file_of, parse_line
 
-# Fields that make two records "the same": prompt and every setting that changes the image.
-IDENTITY_FIELDS = (
-    "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
-)
-RECORD_FIELDS = ("author", "subject", "template_id", "modality", *IDENTITY_FIELDS, "clip_guidance_scale", "note",
-                 "setting_key", "setting_negative_prompt")
-OPTIONAL_FIELDS = ("author", "note", "modality", "clip_guidance_scale", "setting_key", "setting_negative_prompt")
 SORTS = {"votes": "votes DESC, created DESC", "score": "score DESC, votes DESC", "date": "created DESC, id DESC", "oldest": "id"}
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+PAGE_SIZES = (20, 50, 100)
 
 MIGRATIONS: list[store.Migration] = []
 
@@ -95,14 +89,17 @@ def m004_setting_identity(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX records_setting_key ON records(setting_key)")
 
 
-def content_hash(record: Mapping) -> str:
-    """SHA-256 of the prompt and settings; CLIP guidance joins only when on, so hashes of records
-    made before it existed stay valid."""
-    identity = {name: record[name] for name in IDENTITY_FIELDS}
-    identity["guidance_scale"] = float(identity["guidance_scale"])
-    if float(record.get("clip_guidance_scale") or 0):
-        identity["clip_guidance_scale"] = float(record["clip_guidance_scale"])
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+@migration
+def m005_finite_scores(db: sqlite3.Connection) -> None:
+    """Imports once let NaN scores in, which SQLite's JSON functions reject: keep finite ones only."""
+    for record_id, scores in db.execute("SELECT id, scores FROM records WHERE NOT json_valid(scores)").fetchall():
+        try:
+            parsed = json.loads(scores)
+        except ValueError:
+            parsed = {}
+        finite = {k: v for k, v in parsed.items() if isinstance(v, (int, float)) and math.isfinite(v)} \
+            if isinstance(parsed, dict) else {}
+        db.execute("UPDATE records SET scores = ? WHERE id = ?", (json.dumps(finite), record_id))
 
 
 @dataclass(frozen=True)
@@ -112,6 +109,20 @@ class Logged:
     id: int
     created: bool
     votes: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its records, which page it is, of how many, and how many records match."""
+
+    frame: pd.DataFrame
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def where(self) -> str:
+        return f"Page {self.number} of {self.pages} · {self.total} record{'s' if self.total != 1 else ''}"
 
 
 class Library:
@@ -144,10 +155,10 @@ class Library:
                 if the record cannot be written, so a failed write leaves no orphan file.
             scores: e.g. ``{"clip_prompt": 27.1}``; stored as JSON.
         """
-        values = row_values(record, "new record", scores=scores, tags=tags)
+        values = checked(record, "The record", scores=scores, tags=tags)
         written = None
         if image is not None:
-            values["image_file"] = f"{values['content_hash'][:24]}.png"
+            values["image_file"] = image_file_of(values["content_hash"])
             target = self.images_dir / values["image_file"]
             if not target.exists():
                 try:
@@ -166,6 +177,7 @@ class Library:
 
     def upvote(self, record_id: int) -> int:
         """One vote more for a record; returns its votes now."""
+        record_id = _record_number(record_id)
         with self._write("The vote") as db:
             row = db.execute("UPDATE records SET votes = votes + 1 WHERE id = ? RETURNING votes", (record_id,)).fetchone()
         if row is None:
@@ -175,6 +187,7 @@ class Library:
 
     def get(self, record_id: int) -> dict:
         """One record as JSON-ready values (scores and tags decoded)."""
+        record_id = _record_number(record_id)
         with self._db() as db:
             row = db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
         if row is None:
@@ -187,7 +200,7 @@ class Library:
 
     def to_frame(
         self, text: str = "", modality: str = "", template_id: str = "", model_id: str = "", tag: str = "",
-        sort: str = "votes",
+        sort: str = "votes", limit: int | None = None, offset: int = 0,
     ) -> pd.DataFrame:
         """Records matching every filter given, as a DataFrame (`scores`, `tags` decoded).
 
@@ -195,31 +208,36 @@ class Library:
             text: case-insensitive substring of the prompt, subject, note or tags.
             modality, template_id, model_id: exact matches; tag: one of the record's tags.
             sort: "votes", "score" (best CLIP score first), "date" (newest first) or "oldest".
+            limit, offset: one page of the matches (see `count` for how many there are).
         """
         if sort not in SORTS:
             raise PlaygroundError(f"Unknown sort {sort!r}; choose one of: {', '.join(SORTS)}.")
-        where, params = [], []
-        if text.strip():
-            like = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("prompt", "subject", "note", "tags")) + ")")
-            params += [like] * 4
-        for column, value in (("modality", modality), ("template_id", template_id), ("model_id", model_id)):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if tag:
-            where.append("EXISTS (SELECT 1 FROM json_each(records.tags) WHERE json_each.value = ?)")
-            params.append(tag)
-        query = (
-            "SELECT *, COALESCE((SELECT MAX(value) FROM json_each(records.scores)), 0) AS score FROM records"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {SORTS[sort]}"
-        )
+        where, params = _filters(text, modality, template_id, model_id, tag)
+        query = ("SELECT *, COALESCE((SELECT MAX(value) FROM json_each(records.scores)), 0) AS score FROM records"
+                 f"{where} ORDER BY {SORTS[sort]}")
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
         with self._db() as db:
             frame = pd.read_sql_query(query, db, params=params)
         frame["scores"] = frame["scores"].map(json.loads)
         frame["tags"] = frame["tags"].map(json.loads)
         return frame
+
+    def count(self, text: str = "", modality: str = "", template_id: str = "", model_id: str = "", tag: str = "") -> int:
+        """How many records match the filters (see `to_frame`)."""
+        where, params = _filters(text, modality, template_id, model_id, tag)
+        with self._db() as db:
+            return db.execute(f"SELECT COUNT(*) FROM records{where}", params).fetchone()[0]
+
+    def page(self, number: object, size: object, sort: str = "votes", **filters: str) -> Page:
+        """Page `number` (1-based) of `size` records matching `filters`; a page past the end shows
+        the last one."""
+        size = limits.whole_number(size, "The page size", 1, max(PAGE_SIZES))
+        total = self.count(**filters)
+        pages = max(1, math.ceil(total / size))
+        number = min(limits.whole_number(number, "The page number", 1, limits.SQLITE_MAX_INT), pages)
+        return Page(self.to_frame(sort=sort, limit=size, offset=(number - 1) * size, **filters), number, pages, total)
 
     def export(self, path: Path, fmt: str | None = None) -> Path:
         """Write every record to `path` as CSV (formula cells escaped), JSONL or Parquet."""
@@ -262,7 +280,7 @@ class Library:
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, start=1):
                 if line.strip():
-                    rows.append(_parse_line(line, f"{Path(path).name} line {number}"))
+                    rows.append(parse_line(line, f"{Path(path).name} line {number}"))
         added = 0
         with self._write("The import") as db:
             for values in rows:
@@ -272,52 +290,27 @@ class Library:
         return added, len(rows) - added
 
 
-IMAGE_FILE_RE = re.compile(r"^[0-9a-f]{24}\.png$")
+def _record_number(value: object) -> int:
+    return limits.whole_number(value, "The record number", 1, limits.SQLITE_MAX_INT)
 
 
-def row_values(
-    record: Mapping, where: str, scores: Mapping | None = None, tags: list | None = None, **extra
-) -> dict:
-    """The `records` columns for one record, checked; `where` names it in errors.
-
-    An image file name is kept only if it is one this library writes (hash.png), so no record
-    can point outside the images folder.
-    """
-    missing = [name for name in RECORD_FIELDS if name not in record and name not in OPTIONAL_FIELDS]
-    if missing:
-        raise PlaygroundError(f"{where}: a library record needs {', '.join(missing)}.")
-    values = {name: record.get(name) or "" for name in RECORD_FIELDS}
-    try:
-        values["guidance_scale"] = float(record["guidance_scale"])
-        values["clip_guidance_scale"] = float(record.get("clip_guidance_scale") or 0)
-        for name in ("steps", "seed", "width", "height"):
-            values[name] = int(record[name])
-        score_values = {str(k): float(v) for k, v in dict(scores or {}).items()}
-    except (TypeError, ValueError) as exc:
-        raise PlaygroundError(f"{where}: a number field is not a number ({exc}).") from None
-    image_file = str(extra.get("image_file") or "")
-    values.update(
-        created=str(extra.get("created") or store.now_utc()),
-        scores=json.dumps(score_values),
-        tags=json.dumps([str(t) for t in (tags or [])]),
-        votes=max(1, int(extra.get("votes") or 1)),
-        image_file=image_file if IMAGE_FILE_RE.match(image_file) else "",
-        content_hash=content_hash(values),
-    )
-    return values
-
-
-def _parse_line(line: str, where: str) -> dict:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise PlaygroundError(f"{where}: not valid JSON ({exc.msg}).") from None
-    if not isinstance(record, dict):
-        raise PlaygroundError(f"{where}: expected a JSON object, found {type(record).__name__}.")
-    return row_values(
-        record, where, scores=record.get("scores"), tags=record.get("tags"),
-        created=record.get("created"), votes=record.get("votes"), image_file=record.get("image_file"),
-    )
+def _filters(text: str, modality: str, template_id: str, model_id: str, tag: str) -> tuple[str, list]:
+    """The WHERE clause (with its parameters) for the Library's filters; each is length-checked."""
+    limit = get_settings().max_prompt_chars
+    text = limits.text(text, "The search text", min(limit, 5000)).strip()  # SQLite caps LIKE patterns at 50 kB
+    where, params = [], []
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("prompt", "subject", "note", "tags")) + ")")
+        params += [like] * 4
+    for column, value in (("modality", modality), ("template_id", template_id), ("model_id", model_id), ("tag", tag)):
+        value = limits.text(value, f"The {column.replace('_', ' ')} filter", limit)
+        if value and column == "tag":
+            where.append("EXISTS (SELECT 1 FROM json_each(records.tags) WHERE json_each.value = ?)")
+        elif value:
+            where.append(f"{column} = ?")
+        params += [value] if value else []
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 def _insert_sql(values: Mapping, on_conflict: str) -> str:

@@ -46,14 +46,17 @@ def build_demo(
 
 
 def launch_kwargs() -> dict:
-    """Files may be served from the generated-images folder only; uploads are size-limited."""
+    """Files may be served from the generated-images folder only (never a database, a model or a
+    sweep's run folder, wherever an operator puts them); uploads are size-limited; Gradio's traffic
+    monitoring pages are off unless PLAYGROUND_MONITORING=1."""
     settings = get_settings()
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
     return {
         "allowed_paths": [str(settings.outputs_dir)],
         "blocked_paths": [str(settings.library_path) + suffix for suffix in ("", "-wal", "-shm")]
-        + [str(settings.models_dir)],
+        + [str(settings.models_dir), str(settings.runs_dir)],
         "max_file_size": f"{settings.max_upload_mb}mb",
+        "enable_monitoring": settings.monitoring,
     }
 
 

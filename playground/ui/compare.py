@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from .. import schema
+from .. import limits, schema
 from ..comparison import MAX_COLUMNS, Comparison, GuidanceSetting
 from ..config import get_settings
 from ..curated import Curated
 from ..engine import schedulers
 from ..errors import PlaygroundError
-from ..library import prefer as prefer_row
+from ..stores.library import prefer as prefer_row
 from ..restore import FREE, OFF, CompareRequest, column_of
 from ..startup import Runtime
 from ..templates import TemplateSet
@@ -78,7 +78,7 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
             raise PlaygroundError(
                 f"Settings row {number}: guidance_scale, steps and clip_guidance_scale must be numbers."
             ) from None
-        if steps != int(steps):
+        if not math.isfinite(steps) or steps != int(steps):
             raise PlaygroundError(f"Settings row {number}: steps must be a whole number, got {steps:g}.")
         scheduler = str(values["scheduler"] or schedulers.DEFAULT).strip()
         negative = "" if pd.isna(values["negative_prompt"]) else str(values["negative_prompt"])
@@ -98,7 +98,7 @@ def build_comparison(
     columns = [column_of(t, p, subject, templates) for t, p in zip(column_values[::2], column_values[1::2])]
     numbers = {"Seed": seed, "Images per cell": images_per_cell, "Width": width, "Height": height}
     for name, value in numbers.items():
-        if value is None or not math.isfinite(value) or value != int(value):
+        if not limits.is_whole(value):
             raise PlaygroundError(f"{name} must be a whole number, got {value}.")
     comparison = Comparison(
         subject=subject or "", columns=[c for c in columns if c], settings=parse_settings(settings_table),
@@ -252,9 +252,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     def prefer(frame: pd.DataFrame | None, index: float | None, note: str = "") -> str:
         if frame is None or frame.empty:
             raise PlaygroundError("Generate a comparison first, then pick an image to prefer.")
-        if index is None or not math.isfinite(index) or index != int(index) or not 0 <= int(index) < len(frame):
-            raise PlaygroundError(f"Pick an image number between 0 and {len(frame) - 1}, got {index}.")
-        logged = prefer_row(frame.iloc[int(index)].to_dict(), note or "")
+        index = limits.whole_number(index, "The image number", 0, len(frame) - 1)
+        logged = prefer_row(frame.iloc[index].to_dict(), note or "")
         verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 

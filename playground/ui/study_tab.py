@@ -2,15 +2,16 @@
 
 Raters see 4 images of a prompt condition and nothing of its prompt or settings; they rate style
 and content on the 0-4 scale and may mark the best image. Sweeps appear here when written to
-PLAYGROUND_HOME/outputs/runs/NAME (see README).
+PLAYGROUND_HOME/runs/NAME (see README).
 """
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
+from PIL import Image
 
+from .. import limits
+from ..comparison import MAX_SEED
 from ..config import get_settings
 from ..errors import PlaygroundError
 from ..research.study import SCALE, RatingSession, list_runs
@@ -22,10 +23,8 @@ BEST_CHOICES = [("no best image", -1)] + [(f"image {i}", i - 1) for i in range(1
 
 def _session(run: str | None, seed: float | None) -> RatingSession:
     if not run or run not in list_runs():
-        raise PlaygroundError("Choose a sweep run to rate (runs live in PLAYGROUND_HOME/outputs/runs).")
-    if seed is None or not math.isfinite(seed) or seed != int(seed):
-        raise PlaygroundError(f"The session seed must be a whole number, got {seed}.")
-    return RatingSession(get_settings().runs_dir / run, int(seed))
+        raise PlaygroundError("Choose a sweep run to rate (runs live in PLAYGROUND_HOME/runs).")
+    return RatingSession(get_settings().runs_dir / run, limits.whole_number(seed, "The session seed", 0, MAX_SEED))
 
 
 def build() -> None:
@@ -51,17 +50,20 @@ def build() -> None:
         if style is None or content is None:
             raise PlaygroundError("Rate both style and content before going on.")
         session = _session(run, seed)
-        session.rate(rater, key, int(style), int(content), None if best in (None, -1) else int(best))
+        best = limits.whole_number(-1 if best is None else best, "The best image", -1, len(BEST_CHOICES) - 2)
+        session.rate(rater, key, limits.whole_number(style, "The style rating", 0, 4),
+                     limits.whole_number(content, "The content rating", 0, 4), None if best == -1 else best)
         return (*show(session, rater), None, None, -1)
 
     @user_errors
     def statistics(run: str, seed: float) -> tuple:
         summary, boxplot, note = _session(run, seed).report()
-        return summary, str(boxplot), note
+        with Image.open(boxplot) as image:  # the run folder is not served; the picture goes by value
+            return summary, image.copy(), note
 
     with gr.Tab("Study", id="study") as tab:
         with gr.Row():
-            run = gr.Dropdown(list_runs(), label="Sweep run", elem_id="study-run", allow_custom_value=False)
+            run = gr.Dropdown(list_runs(), label="Sweep run", elem_id="study-run", allow_custom_value=True)  # checked by _session
             seed = gr.Number(value=0, precision=0, label="Session seed (same seed = same order per rater)")
             rater = gr.Textbox(label="Rater name", elem_id="study-rater")
             start_button = gr.Button("Start / resume", elem_id="study-start")
@@ -75,7 +77,7 @@ def build() -> None:
         stats_button = gr.Button("Show statistics", elem_id="study-stats")
         stats_note = gr.Markdown(elem_id="study-stats-note")
         summary = gr.Dataframe(label="Median and IQR per category", interactive=False, elem_id="study-summary")
-        boxplot = gr.Image(label="Ratings per category", type="filepath")
+        boxplot = gr.Image(label="Ratings per category", type="pil")
         current = gr.State()
 
     tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False)

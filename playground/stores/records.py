@@ -1,0 +1,119 @@
+"""What a library record may hold, checked the same way for every write: prefer, import, Hub pull.
+
+A record's fields obey the limits a Compare request obeys (text length, number ranges, types);
+scores are finite numbers (SQLite's JSON functions reject NaN, so one NaN would break every
+listing); an image file name is only ever the record's own (its content hash), so a record can
+neither point outside the images folder nor at another record's image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from .. import limits
+from ..comparison import MAX_CLIP_GUIDANCE, MAX_GUIDANCE, MAX_SEED
+from ..config import get_settings
+from ..errors import PlaygroundError
+from . import db as store
+
+# Fields that make two records "the same": prompt and every setting that changes the image.
+IDENTITY_FIELDS = (
+    "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
+)
+TEXT_FIELDS = ("author", "subject", "template_id", "modality", "prompt", "negative_prompt", "model_id", "scheduler",
+               "note", "setting_key", "setting_negative_prompt")
+RECORD_FIELDS = (*TEXT_FIELDS, "steps", "guidance_scale", "clip_guidance_scale", "seed", "width", "height")
+OPTIONAL_FIELDS = ("author", "note", "modality", "clip_guidance_scale", "setting_key", "setting_negative_prompt")
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+MAX_SCORES = 50
+MAX_VOTES = 10**9
+
+
+def content_hash(record: Mapping) -> str:
+    """SHA-256 of the prompt and settings; CLIP guidance joins only when on, so hashes of records
+    made before it existed stay valid."""
+    identity = {name: record[name] for name in IDENTITY_FIELDS}
+    identity["guidance_scale"] = float(identity["guidance_scale"])
+    if float(record.get("clip_guidance_scale") or 0):
+        identity["clip_guidance_scale"] = float(record["clip_guidance_scale"])
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def image_file_of(content_hash_: str) -> str:
+    """The only image file name a record may have: its content hash's first 24 hex digits."""
+    return f"{content_hash_[:24]}.png"
+
+
+def _numbers(record: Mapping) -> dict:
+    settings = get_settings()
+    return {
+        "steps": limits.whole_number(record["steps"], "steps", 1, settings.max_steps),
+        "guidance_scale": limits.number(record["guidance_scale"], "guidance_scale", 0, MAX_GUIDANCE),
+        "clip_guidance_scale": limits.number(record.get("clip_guidance_scale") or 0, "clip_guidance_scale", 0,
+                                             MAX_CLIP_GUIDANCE),
+        "seed": limits.whole_number(record["seed"], "seed", 0, MAX_SEED),
+        "width": limits.whole_number(record["width"], "width", 8, settings.max_size),
+        "height": limits.whole_number(record["height"], "height", 8, settings.max_size),
+    }
+
+
+def _tags(tags: object) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise PlaygroundError(f"tags must be a list of at most {MAX_TAGS} texts, got {type(tags).__name__}"
+                              + (f" of {len(tags):,}" if isinstance(tags, list) else "") + ".")
+    return [limits.text(tag, "a tag", MAX_TAG_CHARS) for tag in tags]
+
+
+def _scores(scores: object) -> dict[str, float]:
+    if scores is None:
+        return {}
+    if not isinstance(scores, Mapping) or len(scores) > MAX_SCORES:
+        raise PlaygroundError(f"scores must be an object of at most {MAX_SCORES} names and numbers.")
+    return {limits.text(name, "a score's name", MAX_TAG_CHARS): limits.number(value, f"score {name!r}", -1e9, 1e9)
+            for name, value in scores.items()}
+
+
+def checked(record: Mapping, where: str, scores: object = None, tags: object = None, **extra) -> dict:
+    """The `records` columns for one record, every field checked; `where` names the record in the
+    sentence that refuses it ("import.jsonl line 3: ...")."""
+    missing = [name for name in RECORD_FIELDS if name not in record and name not in OPTIONAL_FIELDS]
+    if missing:
+        raise PlaygroundError(f"{where}: a library record needs {', '.join(missing)}.")
+    limit = get_settings().max_prompt_chars
+    try:
+        values = {name: limits.text(record.get(name), name, limit) for name in TEXT_FIELDS}
+        try:
+            values.update(_numbers(record))
+        except PlaygroundError as exc:
+            raise PlaygroundError(f"a number field is not a number in range ({exc})") from None
+        values.update(
+            created=limits.text(extra.get("created"), "created", 64) or store.now_utc(),
+            scores=json.dumps(_scores(scores), allow_nan=False),
+            tags=json.dumps(_tags(tags)),
+            votes=limits.whole_number(extra.get("votes") or 1, "votes", 1, MAX_VOTES),
+        )
+    except PlaygroundError as exc:
+        raise PlaygroundError(f"{where}: {str(exc).rstrip('.')}.") from None
+    values["content_hash"] = content_hash(values)
+    values["image_file"] = image_file_of(values["content_hash"]) if extra.get("image_file") == image_file_of(
+        values["content_hash"]) else ""
+    return values
+
+
+def parse_line(line: str, where: str) -> dict:
+    """One line of a JSONL export as checked `records` columns."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(f"{where}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(record, dict):
+        raise PlaygroundError(f"{where}: expected a JSON object, found {type(record).__name__}.")
+    return checked(
+        record, where, scores=record.get("scores"), tags=record.get("tags"),
+        created=record.get("created"), votes=record.get("votes"), image_file=record.get("image_file"),
+    )
