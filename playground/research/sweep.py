@@ -14,8 +14,8 @@ and `results.csv` (each written to a temporary file and renamed, never left half
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
