@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import limits
 from .config import Settings, get_settings
 from .engine import schedulers
 from .errors import PlaygroundError
@@ -72,28 +72,20 @@ class GuidanceSetting:
             parts.append(f"neg: {short}")
         return " · ".join(parts)
 
-    def check_inputs(self, limits: Settings | None = None, where: str = "This setting") -> None:
+    def check_inputs(self, config: Settings | None = None, where: str = "This setting") -> None:
         """Raise PlaygroundError naming the first bad field of this setting and what is allowed."""
-        limits = limits or get_settings()
-        check_length(f"{where}: the negative prompt", self.negative_prompt, limits)
-        if not isinstance(self.steps, int) or not 1 <= self.steps <= limits.max_steps:
-            raise PlaygroundError(f"{where}: steps must be between 1 and {limits.max_steps}, got {self.steps}.")
-        for name, high in (("guidance scale", MAX_GUIDANCE), ("CLIP guidance scale", MAX_CLIP_GUIDANCE)):
-            value = self.guidance_scale if name == "guidance scale" else self.clip_guidance_scale
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= high:
-                raise PlaygroundError(f"{where}: {name} must be a number between 0 and {high}, got {value}.")
+        config = config or get_settings()
+        limits.text(self.negative_prompt, f"{where}: the negative prompt", config.max_prompt_chars)
+        if not isinstance(self.steps, int) or not 1 <= self.steps <= config.max_steps:
+            raise PlaygroundError(f"{where}: steps must be between 1 and {config.max_steps}, got {self.steps}.")
+        limits.number(self.guidance_scale, f"{where}: guidance scale", 0, MAX_GUIDANCE)
+        limits.number(self.clip_guidance_scale, f"{where}: CLIP guidance scale", 0, MAX_CLIP_GUIDANCE)
         schedulers.check_name(self.scheduler)
 
 
 def cell_negative_prompt(column: Column, setting: GuidanceSetting) -> str:
     """The negative prompt a cell is drawn with: the column's (its template's) and the setting's, joined."""
     return ", ".join(p.strip() for p in (column.negative_prompt, setting.negative_prompt) if p and p.strip())
-
-
-def check_length(what: str, text: str, limits: Settings) -> None:
-    """Refuse text longer than PLAYGROUND_MAX_PROMPT_CHARS, naming it and both lengths."""
-    if len(text) > limits.max_prompt_chars:
-        raise PlaygroundError(f"{what} has {len(text):,} characters; the limit is {limits.max_prompt_chars:,}.")
 
 
 @dataclass
@@ -128,36 +120,37 @@ class Comparison:
     def n_images(self) -> int:
         return len(self.columns) * len(self.settings) * self.images_per_cell
 
-    def check_inputs(self, limits: Settings | None = None) -> None:
+    def check_inputs(self, config: Settings | None = None) -> None:
         """Raise PlaygroundError naming the first bad value and what is allowed."""
-        limits = limits or get_settings()
+        config = config or get_settings()
+        chars = config.max_prompt_chars
         if not isinstance(self.subject, str) or not self.subject.strip():
             raise PlaygroundError("The subject is empty; type a medical subject such as 'melanoma'.")
-        check_length("The subject", self.subject, limits)
+        limits.text(self.subject, "The subject", chars)
         if not 1 <= len(self.columns) <= MAX_COLUMNS:
             raise PlaygroundError(f"A comparison has 1 to {MAX_COLUMNS} prompt columns, got {len(self.columns)}.")
         for i, column in enumerate(self.columns, start=1):
             if not column.prompt.strip():
                 raise PlaygroundError(f"The prompt of column {i} is empty.")
-            check_length(f"The prompt of column {i}", column.prompt, limits)
-            check_length(f"The negative prompt of column {i}", column.negative_prompt, limits)
+            limits.text(column.prompt, f"The prompt of column {i}", chars)
+            limits.text(column.negative_prompt, f"The negative prompt of column {i}", chars)
         if not 1 <= len(self.settings) <= MAX_SETTINGS:
             raise PlaygroundError(f"A comparison has 1 to {MAX_SETTINGS} guidance settings, got {len(self.settings)}.")
         for i, setting in enumerate(self.settings, start=1):
-            setting.check_inputs(limits, f"Row {i}")
+            setting.check_inputs(config, f"Row {i}")
         if self.images_per_cell < 1:
             raise PlaygroundError(f"Images per cell must be at least 1, got {self.images_per_cell}.")
-        if self.n_images > limits.max_images:
+        if self.n_images > config.max_images:
             raise PlaygroundError(
-                f"This comparison asks for {self.n_images} images; the limit is {limits.max_images} "
+                f"This comparison asks for {self.n_images} images; the limit is {config.max_images} "
                 "(fewer columns, settings or images per cell)."
             )
         if not 0 <= self.base_seed or self.base_seed + self.images_per_cell - 1 > MAX_SEED:
             raise PlaygroundError(f"Seeds must lie in 0..{MAX_SEED}, got base seed {self.base_seed}.")
         for name in ("width", "height"):
             value = getattr(self, name)
-            if value is not None and (value % 8 or not 64 <= value <= limits.max_size):
-                raise PlaygroundError(f"`{name}` must be a multiple of 8 between 64 and {limits.max_size}, got {value}.")
+            if value is not None and (value % 8 or not 64 <= value <= config.max_size):
+                raise PlaygroundError(f"`{name}` must be a multiple of 8 between 64 and {config.max_size}, got {value}.")
 
 
 @dataclass

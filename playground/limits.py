@@ -23,16 +23,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Integral) or math.isfinite(value)
 
 
-def _from_text(value: object) -> object:
-    """A number written as text ("7.5", as a JSON import may have it) as that number; else unchanged."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def is_whole(value: object) -> bool:
     """True for a finite number without a fractional part (7, 7.0), of any size."""
     return _is_number(value) and value == int(value)
@@ -40,7 +30,6 @@ def is_whole(value: object) -> bool:
 
 def number(value: object, what: str, low: float, high: float) -> float:
     """`value` as a finite float in [low, high]."""
-    value = _from_text(value)
     if not _is_number(value) or not low <= value <= high:
         raise PlaygroundError(f"{what} must be a number between {low:g} and {high:g}, got {_shown(value)}.")
     return float(value)
@@ -48,7 +37,6 @@ def number(value: object, what: str, low: float, high: float) -> float:
 
 def whole_number(value: object, what: str, low: int, high: int) -> int:
     """`value` as an int in [low, high]; a float is accepted only when it is whole (3.0)."""
-    value = _from_text(value)
     if not is_whole(value) or not low <= value <= high:
         raise PlaygroundError(f"{what} must be a whole number between {low:,} and {high:,}, got {_shown(value)}.")
     return int(value)

@@ -127,10 +127,11 @@ def compare(
 def mean_scores(frame: pd.DataFrame, score: str = schema.PRIMARY_SCORE) -> pd.DataFrame:
     """Mean `score` per prompt column x guidance setting, one row per grid cell, for a bar plot.
 
-    Cells are told apart by the setting's key, not its label, and each bar's name carries the row
-    number, so two settings that differ only in their negative prompt are two bars.
+    Cells are grouped by the setting's key, not its label, and each bar is named by its column and
+    row ("c1 photo-short · r2"; the legend spells out each row), so two settings that differ only
+    in their negative prompt are two bars and no bar name is too long to read.
     """
     cells = frame.groupby(["row", "column", "template_id", "setting_key", "setting"], as_index=False)[score].mean()
-    cells["cell"] = ("c" + (cells["column"] + 1).astype(str) + " " + cells["template_id"] + " | r"
-                     + (cells["row"] + 1).astype(str) + " " + cells["setting"])
+    cells["cell"] = ("c" + (cells["column"] + 1).astype(str) + " " + cells["template_id"] + " · r"
+                     + (cells["row"] + 1).astype(str))
     return cells

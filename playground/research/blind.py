@@ -23,16 +23,20 @@ KEY_FILE = ".blind-key"
 
 
 def run_key(run_dir: Path) -> bytes:
-    """The run's secret key, created once (the first process to ask wins the race)."""
+    """The run's secret key, created once: written to a temporary file and linked into place, so a
+    second process either wins the same race cleanly or reads the whole key, never half of it."""
     path = run_dir / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex())
-    return key
+    if not path.is_file():
+        tmp = run_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp.write_text(secrets.token_bytes(32).hex(), encoding="ascii")
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process linked its key first; use that one
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
 
 def _opaque(key: bytes, text: str, length: int) -> str:

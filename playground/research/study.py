@@ -173,24 +173,24 @@ class RatingSession:
             ratings[column] = [float(scores.loc[files, column].mean()) for files in shown]
         return ratings.join(per_item, on="item")
 
-    def long_ratings(self) -> pd.DataFrame:
-        """Ratings in stats' long layout (subject = prompt condition, category = modality)."""
-        table = self.ratings()
+    def long_ratings(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Ratings (`table`, default: all of `ratings()`) in stats' long layout: subject = the
+        condition, category = modality."""
+        table = self.ratings() if table is None else table
         return pd.concat([
             pd.DataFrame({"subject": table["item"], "category": table["modality"],
                           "aspect": aspect, "rating": table[aspect]})
-            for aspect in ("style", "content")
+            for aspect in stats.ASPECTS
         ], ignore_index=True)
 
     def report(self) -> tuple[pd.DataFrame, Path, str]:
         """Write the statistics of the ratings so far to `report/` in the run folder; return the
         median/IQR table, the box plot and a sentence with the counts and each score's Spearman rho."""
-        long = self.long_ratings()
-        if long.empty:
-            raise PlaygroundError("No ratings yet in this run.")
-        out = self.run_dir / "report"
-        files = stats.report(long, out)
         table = self.ratings()
+        if table.empty:
+            raise PlaygroundError("No ratings yet in this run.")
+        long = self.long_ratings(table)
+        files = stats.report(long, self.run_dir / "report")
         rho = ", ".join(
             f"{aspect} vs {column}: Spearman rho {r:.2f}" for aspect in stats.ASPECTS
             for column in schema.scores(table) for r, _ in [stats.spearman(table[column], table[aspect])] if r == r

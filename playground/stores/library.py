@@ -241,9 +241,7 @@ class Library:
 
     def export(self, path: Path, fmt: str | None = None) -> Path:
         """Write every record to `path` as CSV (formula cells escaped), JSONL or Parquet."""
-        fmt = fmt or Path(path).suffix.lstrip(".")
-        if fmt not in EXPORT_FORMATS:
-            raise PlaygroundError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+        fmt = _export_format(fmt or Path(path).suffix.lstrip("."))
         frame = self.to_frame(sort="oldest").drop(columns=["score"])
         if fmt == "jsonl":
             with open(path, "w", encoding="utf-8") as f:
@@ -258,8 +256,7 @@ class Library:
 
     def export_for_download(self, fmt: str) -> Path:
         """Every record exported to a fresh folder inside the served outputs folder."""
-        if fmt not in EXPORT_FORMATS:
-            raise PlaygroundError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+        fmt = _export_format(fmt)
         outputs = get_settings().outputs_dir
         outputs.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="library-export-", dir=outputs))
@@ -288,6 +285,12 @@ class Library:
                 db.execute(_insert_sql(values, "votes = MAX(votes, excluded.votes)"), values)
                 added += known is None
         return added, len(rows) - added
+
+
+def _export_format(fmt: str) -> str:
+    if fmt not in EXPORT_FORMATS:
+        raise PlaygroundError(f"Unknown export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+    return fmt
 
 
 def _record_number(value: object) -> int:
@@ -345,9 +348,6 @@ def prefer(row: Mapping, note: str = "") -> Logged:
     library, with its scores: what the Compare tab's Prefer button does."""
     if row.get("image_problem"):
         raise PlaygroundError(f"This image is not a real image ({row['image_problem']}); it cannot be preferred.")
-    limit = get_settings().max_prompt_chars
-    if len(note) > limit:
-        raise PlaygroundError(f"The note has {len(note):,} characters; the limit is {limit:,}.")
     with Image.open(row["image_path"]) as image:
         image.load()
     scores = {name: float(row[name]) for name in schema.scores(row) if pd.notna(row[name])}

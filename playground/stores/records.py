@@ -100,8 +100,8 @@ def checked(record: Mapping, where: str, scores: object = None, tags: object = N
     except PlaygroundError as exc:
         raise PlaygroundError(f"{where}: {str(exc).rstrip('.')}.") from None
     values["content_hash"] = content_hash(values)
-    values["image_file"] = image_file_of(values["content_hash"]) if extra.get("image_file") == image_file_of(
-        values["content_hash"]) else ""
+    own = image_file_of(values["content_hash"])
+    values["image_file"] = own if extra.get("image_file") == own else ""
     return values
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import gradio as gr
 import pandas as pd
@@ -27,7 +27,7 @@ from ..workflow import compare_to_folder, mean_scores
 from .common import on_gpu, text, user_errors
 
 NO_SCORER = "none"
-SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]
+SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]  # GuidanceSetting's fields
 DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, "", 0], [7.5, 20, schedulers.DEFAULT, "", 0]]
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
 EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
@@ -120,8 +120,8 @@ def caption(row: pd.Series) -> str:
     if row["image_problem"]:
         return f"⚠ not scored: {row['image_problem']} · c{row['column'] + 1} {row['template_id']} · seed {row['seed']}"
     parts = _badges(row)
-    if row["best_in_row"]:
-        parts[0] += " ★ best in row"
+    if row["best_in_row"] and parts:
+        parts[0] += " ★ best in row"  # the first badge is the primary score, the one "best in row" ranks by
     if row["criteria_passed"]:
         parts.append(f"criteria {row['criteria_passed']}" + (" ◆ best of N" if row["best_of_n"] else ""))
     parts.append(f"sees: {row['probe_top3'].split(',')[0]}")
@@ -193,10 +193,7 @@ class CompareInputs:
                 f"({', '.join(self.runtime.models)})."
             )
         columns = [*request.columns, *[(OFF, "")] * (MAX_COLUMNS - len(request.columns))]
-        table = pd.DataFrame(
-            [[s.guidance_scale, s.steps, s.scheduler, s.negative_prompt, s.clip_guidance_scale] for s in request.settings],
-            columns=SETTINGS_HEADERS,
-        )
+        table = pd.DataFrame([asdict(s) for s in request.settings], columns=SETTINGS_HEADERS)
         values = {
             self.subject: request.subject, self.filled_for: request.subject, self.settings_table: table,
             self.images_per_cell: request.images_per_cell, self.seed: request.seed, self.width: request.width,
@@ -304,7 +301,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     selected_details = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(
         x="cell", y=schema.PRIMARY_SCORE, color="template_id", title="Mean CLIP score per prompt x setting",
-        x_title="prompt column | guidance setting", y_title="CLIP score (0-100)", x_label_angle=-30,
+        x_title="prompt column · guidance row (see legend)", y_title="CLIP score (0-100)", x_label_angle=-30,
     )
     table = gr.Dataframe(label="Results", interactive=False, elem_id="results")
     download = gr.File(label="Download: images + results.csv (ZIP)")
