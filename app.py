@@ -4,11 +4,13 @@ Without the Hub (or with PLAYGROUND_OFFLINE=1) it starts on the tiny offline mod
 in a banner. Configuration: environment variables, see README.md.
 """
 
-from playground.startup import seed_library_in_background
+from playground.startup import detect_runtime, preload_in_background, seed_library_in_background
 from playground.ui import build_demo, launch_kwargs, queued
 
-demo = build_demo()
+runtime = detect_runtime()
+demo = build_demo(runtime)
 
 if __name__ == "__main__":
     seed_library_in_background()
+    preload_in_background(runtime.models[0])
     queued(demo).launch(**launch_kwargs())

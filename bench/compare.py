@@ -17,6 +17,8 @@ first image), and CLIP guidance's cost per step. Writes bench/RESULTS.md with th
 
     python bench/compare.py            # both sizes (about 6 minutes on 2 CPU cores)
     python bench/compare.py --only tiny
+    python bench/compare.py --families # each family's tiny model and SDXL-size random weights,
+                                       # in each model's GPU dtype (fp32 on a CPU); a GPU run
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import psutil  # noqa: E402  (after the environment is set)
 import torch  # noqa: E402
 
-from playground import load_pipeline, load_scorer  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from playground import clear_caches, load_pipeline, load_scorer, model_preset  # noqa: E402
 from playground.comparison import Comparison, GuidanceSetting  # noqa: E402
+from playground.engine import families  # noqa: E402
 from playground.templates import load_templates  # noqa: E402
 from playground.engine.generate import run  # noqa: E402
 from playground.engine.models import pick_device  # noqa: E402
@@ -225,6 +230,10 @@ def measure(size: Size, clients: tuple, repeats: int) -> dict:
     return {"paths": best, "cold_start": cold_start(size), "guidance": (plain, guided)}
 
 
+def commit_id() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "unknown"
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
@@ -260,12 +269,75 @@ def report(results: dict[str, dict]) -> str:
     return "\n".join(lines + ratios)
 
 
+FAMILY_MODELS = ["tiny-offline", "tiny-offline-sdxl", "tiny-offline-sd3", "tiny-offline-flux", "tiny-offline-pixart",
+                 "tiny-offline-sana", "sdxl-size-offline"]
+
+
+def family_timing(model_id: str, steps: int, side: int | None) -> dict:
+    """One 4-image row of one model (loaded and warmed first): seconds per image-step, peak memory."""
+    load_pipeline(model_id)
+    setting = model_preset(model_id).settings[0]
+    work = Comparison(SUBJECT, comparison(SIZES["tiny"]).columns[:2], [replace(setting, steps=steps)],
+                      images_per_cell=2, model_id=model_id, width=side, height=side)
+    run(replace(work, settings=[replace(setting, steps=1)], images_per_cell=1))  # warm-up (kernels, caches)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        result = run(work)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - began
+    gpu_gib = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
+    pipe = load_pipeline(model_id)
+    return {"model": model_id, "family": families.of_pipeline(pipe).name, "dtype": str(pipe.dtype).removeprefix("torch."),
+            "size": f"{result.images[0].width}x{result.images[0].height}", "images": len(result.images), "steps": steps,
+            "seconds": seconds, "per_image_step": seconds / (len(result.images) * steps),
+            "rss_gib": memory.gib, "gpu_gib": gpu_gib}
+
+
+def families_report(steps: int) -> str:
+    """Each family's tiny model, then SDXL shapes with random weights (GPU only: 13 GB in fp32)."""
+    models = FAMILY_MODELS if torch.cuda.is_available() else FAMILY_MODELS[:-1]
+    rows = []
+    for model_id in models:
+        print(f"measuring {model_id} ...", flush=True)
+        rows.append(family_timing(model_id, steps, 1024 if model_id == "sdxl-size-offline" else None))
+        clear_caches()
+    lines = ["| model | family | dtype | size | images x steps | total s | s per image-step | peak RSS GiB | peak GPU GiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['family']} | {r['dtype']} | {r['size']} | {r['images']} x {r['steps']} | "
+              f"{r['seconds']:.2f} | {r['per_image_step']:.4f} | {r['rss_gib']:.2f} | {r['gpu_gib']:.2f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace (or add) the section `## title` of the results file, keeping the others."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    start = text.find(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1) if start >= 0 else -1
+    section = f"\n## {title}\n\n{body}\n"
+    text = text[:start] + section + (text[end:] if end >= 0 else "") if start >= 0 else text.rstrip("\n") + "\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=list(SIZES), help="run one model size")
     parser.add_argument("--repeats", type=int, default=None, help="runs of each path (default: 3 tiny, 1 real)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--families", action="store_true", help="time each model family instead")
+    parser.add_argument("--steps", type=int, default=10, help="denoising steps per image with --families")
     args = parser.parse_args()
+    if args.families:
+        table = families_report(args.steps)
+        print(table)
+        write_section(args.output, "Model families", f"Written by `python bench/compare.py --families` at commit "
+                      f"{commit_id()} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\nMachine: {machine()}.\n\n"
+                      "Work: 2 prompt columns x 2 seeds = 4 images in one batched row, each model's first preset "
+                      f"row at {args.steps} steps, native size (SDXL size at 1024 px), after a warm-up image.\n\n" + table)
+        return
     keys = [args.only] if args.only else list(SIZES)
     demo, *clients = launch_app([SIZES[k] for k in keys])
     results = {}
@@ -277,16 +349,16 @@ def main() -> None:
         demo.close()
     table = report(results)
     print(table)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = commit_id()
     work = (f"{len(TEMPLATES)} templates x {len(GUIDANCE)} guidance settings x {SEEDS} seeds = "
             f"{len(TEMPLATES) * len(GUIDANCE) * SEEDS} images; "
             + "; ".join(f"{SIZES[k].name}: {SIZES[k].steps} steps at {SIZES[k].side or 'native'} px" for k in keys))
-    args.output.write_text(
-        "# Benchmark results\n\n"
-        f"Written by `python bench/compare.py` at commit {commit or 'unknown'} on "
+    write_section(
+        args.output, "The loop, the playground, the app",
+        f"Written by `python bench/compare.py` at commit {commit} on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
         f"Machine: {machine()}.\n\nWork: {work}. Paths as in bench/compare.py's docstring; each path's "
-        "best of its repeats; ratios from the same run.\n\n" + table + "\n"
+        "best of its repeats; ratios from the same run.\n\n" + table,
     )
     print(f"\nwrote {args.output}")
 

@@ -7,7 +7,8 @@ The API a notebook uses is the one the Gradio app uses:
     ...                  [GuidanceSetting(4.0, steps=2), GuidanceSetting(7.5, steps=2)])
     >>> len(result.images), list(result.frame.columns)[:4]
 
-Lower level: `Comparison` + `run` to generate, `evaluate` to judge, `load_scorer` +
+`model_preset(model_id)` gives a model's recommended rows and size (prompt_library/models.yaml);
+`compare(..., model_id=[...])` puts up to 4 models side by side. Lower level: `Comparison` + `run` to generate, `evaluate` to judge, `load_scorer` +
 `add_clip_scores` to score, `load_pipeline` for any diffusers model, `load_templates` for the
 prompt library. Names load on first use (as diffusers' own `__init__` does), so importing the
 package, its statistics or its library loads no torch.
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 # public name -> the module that defines it
 _EXPORTS = {
     "Column": "comparison", "Comparison": "comparison", "ComparisonResult": "comparison",
-    "GuidanceSetting": "comparison",
+    "GuidanceSetting": "comparison", "Preset": "comparison", "model_preset": "comparison",
+    "ModelCard": "model_registry", "load_models": "model_registry",
     "COLUMNS": "schema", "ResultColumn": "schema",
     "PlaygroundError": "errors", "HubUnreachableError": "errors",
     "Settings": "config", "get_settings": "config",
@@ -52,12 +54,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .comparison import Column, Comparison, ComparisonResult, GuidanceSetting
+    from .comparison import Column, Comparison, ComparisonResult, GuidanceSetting, Preset, model_preset
     from .config import Settings, get_settings
     from .engine.clip_model import ClipScorer, clip_score
     from .engine.generate import run
     from .engine.models import clear_caches, hub_problem, load_pipeline, load_scorer, pick_device
     from .engine.offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
+    from .model_registry import ModelCard, load_models
     from .errors import HubUnreachableError, PlaygroundError
     from .judges.clip import add_clip_scores
     from .schema import COLUMNS, ResultColumn

@@ -1,19 +1,21 @@
-"""What a comparison is, apart from how it runs: prompt columns, guidance settings, the request, the result.
+"""What a comparison is, apart from how it runs: prompt columns, guidance settings, models, the request, the result.
 
 A leaf module (no torch, no Gradio): the engine, the judges, the stores, research mode and the UI
-all build on these types, and none of them is imported here.
+all build on these types, and none of them is imported here. Grid rows are model x setting: each
+model runs its own preset rows (`model_preset`) unless the comparison gives its own settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import limits
+from . import limits, model_registry
 from .config import Settings, get_settings
 from .engine import schedulers
 from .errors import PlaygroundError
@@ -26,10 +28,14 @@ if TYPE_CHECKING:
 
 MAX_COLUMNS = 4
 MAX_SETTINGS = 4
+MAX_MODELS = 4
 MAX_SEED = 2**32 - 1
 MAX_GUIDANCE = 50
 MAX_CLIP_GUIDANCE = 10_000
 NEGATIVE_IN_LABEL = 24  # characters of a negative prompt a setting's label shows
+LOAD_SECONDS = 20  # per model: moving its weights onto the GPU (ZeroGPU attaches one per request)
+SCORE_SECONDS = 10  # the judges, for a whole grid
+CLIP_GUIDANCE_COST = 4  # a CLIP-guided step also decodes, embeds and back-propagates
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,56 @@ class GuidanceSetting:
         limits.number(self.clip_guidance_scale, f"{where}: CLIP guidance scale", 0, MAX_CLIP_GUIDANCE)
         schedulers.check_name(self.scheduler)
 
+    def check_for(self, model: model_registry.Capabilities, where: str = "This setting") -> None:
+        """Refuse, with a sentence, what `model` cannot honour: it is never run silently."""
+        if not model.cfg and self.guidance_scale > 1:
+            raise PlaygroundError(
+                f"{where}: {model.title} is distilled to run without classifier-free guidance; set its guidance "
+                f"scale to 0 (got {self.guidance_scale:g})."
+            )
+        if self.negative_prompt.strip() and not self.negative_honoured(model):
+            if not model.cfg:
+                reason = "runs without classifier-free guidance, so a negative prompt has no effect"
+            elif not model.negative_prompt:
+                reason = "takes no negative prompt"
+            else:
+                reason = "uses a negative prompt only with classifier-free guidance (guidance scale above 1)"
+            raise PlaygroundError(f"{where}: {model.title} {reason}; clear the row's negative prompt.")
+        if self.clip_guidance_scale and not model.clip_guidance:
+            raise PlaygroundError(
+                f"{where}: CLIP guidance runs on Stable Diffusion 1/2 and SDXL only, not on {model.title}; "
+                "set the CLIP guidance scale to 0."
+            )
+
+    def negative_honoured(self, model: model_registry.Capabilities) -> bool:
+        """Whether a negative prompt changes this row's images (diffusers uses it only under CFG)."""
+        return model.negative_prompt and self.guidance_scale > 1
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model's recommended rows and native size (None: unknown until the model loads)."""
+
+    model_id: str
+    settings: tuple[GuidanceSetting, ...]
+    width: int | None = None
+    height: int | None = None
+
+
+def model_preset(model_id: str) -> Preset:
+    """The rows and size `prompt_library/models.yaml` recommends for `model_id`; a model not in
+    the registry gets one default row (CFG 7.5, 20 steps) at its native size.
+
+    Example:
+        >>> model_preset("stabilityai/sd-turbo").settings[0]
+        GuidanceSetting(guidance_scale=0.0, steps=1, ...)
+    """
+    card = model_registry.card(model_id)
+    if card is None:
+        return Preset(model_id, (GuidanceSetting(),))
+    rows = tuple(GuidanceSetting(r.guidance_scale, r.steps, r.scheduler) for r in card.rows)
+    return Preset(model_id, rows, card.width, card.height)
+
 
 def cell_negative_prompt(column: Column, setting: GuidanceSetting) -> str:
     """The negative prompt a cell is drawn with: the column's (its template's) and the setting's, joined."""
@@ -90,19 +146,20 @@ def cell_negative_prompt(column: Column, setting: GuidanceSetting) -> str:
 
 @dataclass
 class Comparison:
-    """What to generate: subject x columns x settings x seeds.
+    """What to generate: subject x columns x (model x setting) rows x seeds.
 
     Every cell uses the seeds ``base_seed .. base_seed + images_per_cell - 1``, so cells differ
-    only by what is compared. Model and guiding CLIP default to PLAYGROUND_MODEL and
-    PLAYGROUND_SCORER.
+    only by what is compared. `model_id` is one model or up to 4; `settings` None runs each
+    model's preset rows, else these rows for every model. Model and guiding CLIP default to
+    PLAYGROUND_MODEL and PLAYGROUND_SCORER.
     """
 
     subject: str
     columns: Sequence[Column]
-    settings: Sequence[GuidanceSetting] = (GuidanceSetting(),)
+    settings: Sequence[GuidanceSetting] | None = None
     images_per_cell: int = 2
     base_seed: int = 0
-    model_id: str = field(default_factory=lambda: get_settings().model)
+    model_id: str | Sequence[str] = field(default_factory=lambda: get_settings().model)
     guidance_scorer_id: str = field(default_factory=lambda: get_settings().scorer)  # steers CLIP-guided rows
     width: int | None = None  # None: the model's native size
     height: int | None = None
@@ -117,8 +174,34 @@ class Comparison:
         return [self.base_seed + i for i in range(self.images_per_cell)]
 
     @property
+    def models(self) -> tuple[str, ...]:
+        return (self.model_id,) if isinstance(self.model_id, str) else tuple(self.model_id)
+
+    def settings_of(self, model_id: str) -> tuple[GuidanceSetting, ...]:
+        return tuple(self.settings) if self.settings is not None else model_preset(model_id).settings
+
+    @property
+    def rows(self) -> list[tuple[str, GuidanceSetting]]:
+        """The grid's rows, model-major: (model id, setting)."""
+        return [(m, s) for m in self.models for s in self.settings_of(m)]
+
+    @property
     def n_images(self) -> int:
-        return len(self.columns) * len(self.settings) * self.images_per_cell
+        return len(self.columns) * len(self.rows) * self.images_per_cell
+
+    def gpu_seconds(self) -> int:
+        """How long to ask ZeroGPU for: every image-step at its model's cost per step (the
+        registry's `step_seconds`, scaled by pixels against the native size), plus loading each
+        model and scoring."""
+        per_row = len(self.columns) * self.images_per_cell
+        total = LOAD_SECONDS * len(self.models) + SCORE_SECONDS
+        for model_id, setting in self.rows:
+            card = model_registry.card(model_id)
+            step = card.step_seconds if card else model_registry.DEFAULT_STEP_SECONDS
+            if card:
+                step *= (self.width or card.width) * (self.height or card.height) / (card.width * card.height)
+            total += per_row * setting.steps * step * (CLIP_GUIDANCE_COST if setting.clip_guidance_scale else 1)
+        return math.ceil(total)
 
     def check_inputs(self, config: Settings | None = None) -> None:
         """Raise PlaygroundError naming the first bad value and what is allowed."""
@@ -134,16 +217,23 @@ class Comparison:
                 raise PlaygroundError(f"The prompt of column {i} is empty.")
             limits.text(column.prompt, f"The prompt of column {i}", chars)
             limits.text(column.negative_prompt, f"The negative prompt of column {i}", chars)
-        if not 1 <= len(self.settings) <= MAX_SETTINGS:
+        if not 1 <= len(self.models) <= MAX_MODELS or not all(isinstance(m, str) and m.strip() for m in self.models):
+            raise PlaygroundError(f"A comparison names 1 to {MAX_MODELS} models (non-empty ids), got {list(self.models)}.")
+        if len(set(self.models)) < len(self.models):
+            raise PlaygroundError(f"A comparison names each model once, got {list(self.models)}.")
+        if self.settings is not None and not 1 <= len(self.settings) <= MAX_SETTINGS:
             raise PlaygroundError(f"A comparison has 1 to {MAX_SETTINGS} guidance settings, got {len(self.settings)}.")
-        for i, setting in enumerate(self.settings, start=1):
+        for i, (model_id, setting) in enumerate(self.rows, start=1):
             setting.check_inputs(config, f"Row {i}")
+            model = model_registry.capabilities(model_id)
+            if model is not None:
+                setting.check_for(model, f"Row {i}")
         if self.images_per_cell < 1:
             raise PlaygroundError(f"Images per cell must be at least 1, got {self.images_per_cell}.")
         if self.n_images > config.max_images:
             raise PlaygroundError(
                 f"This comparison asks for {self.n_images} images; the limit is {config.max_images} "
-                "(fewer columns, settings or images per cell)."
+                "(fewer columns, models, settings or images per cell)."
             )
         if not 0 <= self.base_seed or self.base_seed + self.images_per_cell - 1 > MAX_SEED:
             raise PlaygroundError(f"Seeds must lie in 0..{MAX_SEED}, got base seed {self.base_seed}.")

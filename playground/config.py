@@ -58,6 +58,7 @@ class Settings:
     max_upload_mb: int  # PLAYGROUND_MAX_UPLOAD_MB: largest file a visitor may upload (library import)
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
+    preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
 
     @property
     def model_is_local(self) -> bool:
@@ -145,4 +146,5 @@ def get_settings() -> Settings:
         max_upload_mb=_env_number("PLAYGROUND_MAX_UPLOAD_MB", 10),
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
+        preload=_env_flag("PLAYGROUND_PRELOAD"),
     )

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .comparison import Column, GuidanceSetting, cell_negative_prompt
+from . import model_registry
+from .comparison import Column, GuidanceSetting, cell_negative_prompt, model_preset
 from .curated import Confusion
 from .engine import schedulers
 from .templates import TemplateSet
 
 FREE = "free"  # a column whose prompt is typed, not filled from a template
 OFF = "off"  # an unused column
-REPRODUCE_STEPS = 20
 CLIP_GUIDANCE = 100.0
 
 
@@ -63,14 +63,16 @@ def from_record(record: Mapping, templates: TemplateSet) -> CompareRequest:
     )
 
 
-def from_confusion(case: Confusion, templates: TemplateSet) -> CompareRequest:
-    """A confusion case as short vs detailed prompt (columns) x CFG 7.5 without and with CLIP
-    guidance (rows), on the page's model."""
+def from_confusion(case: Confusion, templates: TemplateSet, model_id: str) -> CompareRequest:
+    """A confusion case as short vs detailed prompt (columns) x the model's first preset row,
+    without and (where the model supports it) with CLIP guidance (rows), on the page's model."""
     columns = tuple(
         (t.id, t.fill(case.subject)) for t in (templates.for_modality(case.modality, v) for v in ("short", "detailed"))
     )
-    settings = (GuidanceSetting(7.5, REPRODUCE_STEPS), GuidanceSetting(7.5, REPRODUCE_STEPS, clip_guidance_scale=CLIP_GUIDANCE))
-    return CompareRequest(case.subject, columns, settings, label=f"confusion case {case.id}")
+    base = model_preset(model_id).settings[0]
+    model = model_registry.capabilities(model_id)
+    guided = () if model is not None and not model.clip_guidance else (replace(base, clip_guidance_scale=CLIP_GUIDANCE),)
+    return CompareRequest(case.subject, columns, (base, *guided), label=f"confusion case {case.id}")
 
 
 def column_of(template_id: str, prompt: str, subject: str, templates: TemplateSet) -> Column | None:

@@ -52,7 +52,7 @@ def _columns(*columns: ResultColumn) -> dict[str, ResultColumn]:
 COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("subject", "the medical subject as typed", "str", "generate"),
     ResultColumn("column", "0-based column of the grid (which prompt)", "int", "generate"),
-    ResultColumn("row", "0-based row of the grid (which guidance setting)", "int", "generate"),
+    ResultColumn("row", "0-based row of the grid (which model x guidance setting)", "int", "generate"),
     ResultColumn("template_id", "template the prompt came from, or 'free' for a typed prompt", "str", "generate"),
     ResultColumn("modality", "the template's modality (histopathology, x-ray, ...); '' for a free prompt", "str", "generate"),
     ResultColumn("prompt", "the filled prompt sent to the model", "str", "generate"),
@@ -69,7 +69,8 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("width", "image width in pixels", "int", "generate"),
     ResultColumn("height", "image height in pixels", "int", "generate"),
     ResultColumn("seconds", "wall time of the image's batch divided by its size", "float", "generate"),
-    ResultColumn("prompt_ignored", "the end of a prompt longer than the text encoder reads (77 CLIP tokens), else ''", "str", "generate"),
+    ResultColumn("prompt_ignored", "the end of a prompt longer than the model's longest-reading text encoder takes (77 tokens for CLIP), else ''", "str", "generate"),
+    ResultColumn("negative_ignored", "a template's negative prompt the model did not use (its row runs without classifier-free guidance, or the model takes none), else ''", "str", "generate"),
     ResultColumn("image_problem", "'' for a real image, else why it is not one (black/NaN image, safety checker flag)", "str", "generate"),
     ResultColumn("clip_prompt", "CLIP score of the image against its filled prompt: 100 x max(cosine, 0)", "float", "clip", True, "CLIP"),
     ResultColumn("clip_subject", "CLIP score of the image against the bare subject, 0-100", "float", "clip", True),

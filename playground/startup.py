@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from .config import Settings, get_settings
+from .model_registry import load_models
 from .stores.library import pull_from_hub
 from .engine.models import hub_problem
 from .engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
@@ -41,7 +42,9 @@ OFFLINE_BANNER = (
 
 
 def offline_runtime(reason: str) -> Runtime:
-    return Runtime((TINY_PIPELINE_ID,), (TINY_SCORER_ID,), (TINY_MEDICAL_SCORER_ID,), OFFLINE_BANNER.format(reason=reason))
+    """The tiny offline models of every family (tiny-offline first), and the banner saying why."""
+    models = tuple(dict.fromkeys([TINY_PIPELINE_ID, *load_models().offline_models()]))
+    return Runtime(models, (TINY_SCORER_ID,), (TINY_MEDICAL_SCORER_ID,), OFFLINE_BANNER.format(reason=reason))
 
 
 def detect_runtime(settings: Settings | None = None) -> Runtime:
@@ -56,7 +59,7 @@ def detect_runtime(settings: Settings | None = None) -> Runtime:
     if problem:
         return offline_runtime(problem[0].upper() + problem[1:])
     return Runtime(
-        models=tuple(dict.fromkeys([settings.model, *settings.extra_models, TINY_PIPELINE_ID])),
+        models=tuple(dict.fromkeys([settings.model, *load_models().hub_models(), *settings.extra_models, TINY_PIPELINE_ID])),
         scorers=tuple(dict.fromkeys([settings.scorer, TINY_SCORER_ID])),
         medical_scorers=tuple(dict.fromkeys([settings.medical_scorer, TINY_MEDICAL_SCORER_ID])),
         banner=None,
@@ -77,5 +80,27 @@ def seed_library_in_background() -> threading.Thread | None:
             logger.warning("Could not seed the library from the Hub: %s", exc)
 
     thread = threading.Thread(target=pull, name="library-pull", daemon=True)
+    thread.start()
+    return thread
+
+
+def preload_in_background(model_id: str) -> threading.Thread | None:
+    """With PLAYGROUND_PRELOAD=1, download and load the default model while the app starts, so
+    a Space's first visitor does not wait for gigabytes; progress and failures go to the log."""
+    if not get_settings().preload:
+        return None
+    from .engine.models import load_pipeline
+
+    def report(done: int, total: int) -> None:
+        logger.info("Preloading %s: %.1f of %.1f GB", model_id, done / 1e9, total / 1e9)
+
+    def preload() -> None:
+        try:
+            load_pipeline(model_id, on_download=report)
+            logger.info("Preloaded %s.", model_id)
+        except Exception as exc:  # the first request will try again and say what is wrong
+            logger.warning("Could not preload %s: %s", model_id, exc)
+
+    thread = threading.Thread(target=preload, name="preload", daemon=True)
     thread.start()
     return thread

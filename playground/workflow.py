@@ -85,9 +85,9 @@ def compare_to_folder(
 def compare(
     subject: str,
     template_ids: Sequence[str],
-    settings: Sequence[GuidanceSetting] = (GuidanceSetting(),),
+    settings: Sequence[GuidanceSetting] | None = None,
     images_per_cell: int = 2,
-    model_id: str | None = None,
+    model_id: str | Sequence[str] | None = None,
     scorer_id: str | None = None,
     medical_scorer_id: str | None = None,
     folder: Path | None = None,
@@ -100,8 +100,10 @@ def compare(
     Args:
         subject: the medical subject, e.g. "melanoma".
         template_ids: 1 to 4 templates of prompt_library/templates/, one grid column each.
-        settings: 1 to 4 guidance settings, one grid row each.
-        model_id, scorer_id: default to PLAYGROUND_MODEL and PLAYGROUND_SCORER.
+        settings: 1 to 4 guidance settings, one grid row each, on every model; None: each model's
+            recommended rows (`model_preset`).
+        model_id: a model, or up to 4 side by side (rows: model x setting); default PLAYGROUND_MODEL.
+        scorer_id: the CLIP that scores; default PLAYGROUND_SCORER.
         medical_scorer_id: a second CLIP (e.g. BiomedCLIP) scoring beside the general one.
         folder, save: with either, the PNGs and a ZIP are saved (to `folder`, or a new folder
             under PLAYGROUND_HOME/outputs) and `result.frame` gains `image_path`.

@@ -30,3 +30,43 @@ def test_one_click_on_an_example_fills_the_grid(page, app_url):
     page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
     assert page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).count() == 8
     assert "Graves' disease" in page.locator("#results").inner_text()
+
+
+def test_two_models_side_by_side_are_a_labelled_axis(page, app_url):
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("melanoma")
+    models = page.locator("#models input")
+    models.click()
+    models.fill("tiny-offline-sdxl")
+    models.press("Enter")
+    note = page.locator("#rows-note")
+    note.get_by_text(re.compile("tiny-offline-sdxl")).wait_for(timeout=30_000)
+    assert "each model's recommended setting" in note.inner_text()
+    page.locator("#generate").click()
+    legend = page.locator("#legend")
+    legend.get_by_text(re.compile("row r3: tiny-offline-sdxl")).wait_for(timeout=120_000)
+    assert "each line is a model × guidance setting" in legend.inner_text()
+    assert "row r1: tiny-offline · CFG 4" in legend.inner_text()
+    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))
+    assert captions.count() == 12
+    assert page.locator("#grid").get_by_text(re.compile(r"r3 tiny-offline-sdxl · CFG 5")).count() == 4
+
+
+def settings_cells(page) -> list[str]:
+    """The settings table's cells, row by row, as shown."""
+    body = page.locator("#settings").inner_text().split("clip_guidance_scale", 1)[1].split("Drop CSV")[0]
+    return [cell.strip() for cell in body.split("\n") if cell.strip()]
+
+
+def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
+    page.goto(app_url)
+    page.locator("#rows-note").get_by_text(re.compile("tiny-offline")).wait_for()
+    assert settings_cells(page) == ["4", "20", "default", "0", "7.5", "20", "default", "0"]
+    models = page.locator("#models input")
+    models.click()
+    models.fill("tiny-offline-flux")
+    models.press("Enter")
+    page.locator("#models .token-remove[title='Remove 0']").click()  # leaves FLUX alone
+    page.locator("#rows-note").get_by_text(re.compile("`?tiny-offline-flux`?: CFG 0 · 4 steps")).wait_for(timeout=30_000)
+    assert "tiny-offline:" not in page.locator("#rows-note").inner_text()
+    assert settings_cells(page) == ["0", "4", "default", "0"]

@@ -19,16 +19,17 @@ CURATED = load_curated(must_be_clean=True)
 PROMPT = "A histopathological image of melanoma"
 
 
-def guided_grid(steps: int = 10) -> Comparison:
+def guided_grid(steps: int = 10, model_id: str = "tiny-offline") -> Comparison:
     return Comparison(
         "melanoma", [Column(PROMPT, modality="histopathology")],
         [GuidanceSetting(7.5, steps), GuidanceSetting(7.5, steps, clip_guidance_scale=100)],
-        images_per_cell=4, guidance_scorer_id=TINY_SCORER_ID,
+        images_per_cell=4, guidance_scorer_id=TINY_SCORER_ID, model_id=model_id,
     )
 
 
-def test_clip_guidance_raises_the_guiding_clip_score_on_the_same_seeds():
-    result = run(guided_grid())
+@pytest.mark.parametrize("model_id", ["tiny-offline", "tiny-offline-sdxl"])
+def test_clip_guidance_raises_the_guiding_clip_score_on_the_same_seeds(model_id):
+    result = run(guided_grid(model_id=model_id))
     frame = result.frame
     assert frame["setting"].tolist()[4:] == ["CFG 7.5 · CLIP guidance 100 · 10 steps · default"] * 4
     scores = np.array(load_scorer(TINY_SCORER_ID).scores(result.images, [PROMPT] * 8))

@@ -4,8 +4,10 @@ After diffusers' community `clip_guided_stable_diffusion` pipeline: decode the c
 take random cutouts of the image, embed them with CLIP, and follow the gradient of the spherical
 distance between those embeddings and the prompt's embedding back to the latents. Here it runs as
 a `callback_on_step_end`, so it works with any Stable-Diffusion-family pipeline and scheduler that
-diffusers provides, and with either CLIP scorer. The step is scaled by sigma^2 of the current noise
-level, as the community pipeline does for sigma-based schedulers.
+diffusers provides, and with either CLIP scorer, for the families whose VAE decodes latents
+scaled by one factor (Stable Diffusion 1/2 and SDXL; SD3 and FLUX shift and pack theirs). The step
+is scaled by sigma^2 of the current noise level, as the community pipeline does for sigma-based
+schedulers.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class ClipGuidance:
 
     def gradient(self, vae, latents: torch.Tensor) -> torch.Tensor:
         """d(loss)/d(latents), loss = summed spherical distance of each image's cutouts to its prompt."""
+        upcast = latents.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        if upcast:  # SDXL's VAE overflows in fp16, as the pipeline's own decode knows
+            vae.to(torch.float32)
+        try:
+            return self._gradient(vae, latents.float() if upcast else latents).to(latents.dtype)
+        finally:
+            if upcast:
+                vae.to(torch.float16)
+
+    def _gradient(self, vae, latents: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             x = latents.detach().requires_grad_(True)
             images = vae.decode(x / vae.config.scaling_factor).sample

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -21,7 +22,10 @@ import torch
 
 from ..config import get_settings
 from ..errors import HubUnreachableError, PlaygroundError
+from .. import model_registry
+from . import download, families
 from .clip_model import ClipScorer
+from .download import DownloadFn
 from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, ensure_built, is_offline_model
 
 T = TypeVar("T")
@@ -34,7 +38,8 @@ OFFLINE_HINT = (
 
 
 def pick_device(requested: str | None = None) -> tuple[torch.device, torch.dtype]:
-    """Best available device and its dtype: cuda in fp16, else mps or cpu in fp32.
+    """Best available device and its default dtype: cuda in fp16 (a pipeline takes its family's,
+    see `gpu_dtype`), else mps or cpu in fp32.
 
     fp32 off CUDA follows diffusers' "usability over performance": half precision on CPU is slow
     and on MPS the VAE may overflow.
@@ -101,6 +106,10 @@ class _Cache:
                 self._items.popitem(last=False)
             return value
 
+    def values(self) -> list:
+        with self._lock:
+            return list(self._items.values())
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -110,9 +119,10 @@ _pipelines = _Cache()
 _scorers = _Cache()
 
 
-def resolve_pipeline_source(model_id: str) -> str:
+def resolve_pipeline_source(model_id: str, on_download: DownloadFn | None = None) -> str:
     """Where `from_pretrained` reads a model: an offline model's built folder, a local folder,
-    or the Hub id itself (after checking that the Hub answers)."""
+    or the Hub id itself (after checking that the Hub answers). A Hub model not yet in the local
+    cache is downloaded first, its bytes reported to `on_download(done, total)`."""
     if not model_id or not model_id.strip():
         raise PlaygroundError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
     if is_offline_model(model_id):
@@ -120,40 +130,116 @@ def resolve_pipeline_source(model_id: str) -> str:
     if Path(model_id).is_dir():
         return model_id
     _check_hub_for("model", model_id)
+    if on_download is not None and not get_settings().hub_offline and not download.is_cached(model_id):
+        return download.fetch(model_id, on_download)
     return model_id
 
 
-def load_pipeline(model_id: str, device: str | None = None):
+def gpu_dtype(model_id: str, source: str) -> torch.dtype:
+    """The dtype a model runs in on a GPU: its registry entry's, else its family's (bf16 for SD3
+    and FLUX, whose activations overflow fp16), read from the pipeline class in model_index.json."""
+    card = model_registry.card(model_id)
+    if card is not None:
+        return getattr(torch, card.dtype)
+    from diffusers import DiffusionPipeline
+
+    family = families.of_pipeline_class(DiffusionPipeline.load_config(source).get("_class_name", ""))
+    return getattr(torch, family.gpu_dtype if family else "float16")
+
+
+def _weights_bytes(pipe) -> int:
+    return sum(p.numel() * p.element_size() for m in pipe.components.values() if isinstance(m, torch.nn.Module)
+               for p in m.parameters())
+
+
+def _place(pipe, device: torch.device) -> None:
+    """Put a pipeline where it runs. On a GPU: whole when it fits in free memory (with a margin
+    for activations), else with `enable_model_cpu_offload` (each component visits the GPU while
+    it runs); the VAE decodes one image at a time (slicing), so a large grid fits."""
+    if device.type != "cuda":
+        pipe.to(device)
+        return
+    free, _ = torch.cuda.mem_get_info(device)
+    if _weights_bytes(pipe) * 1.3 < free:
+        pipe.to(device)
+    else:
+        pipe.enable_model_cpu_offload(device=device)
+        pipe.playground_offloaded = True
+    if getattr(pipe, "vae", None) is not None:
+        pipe.vae.enable_slicing()
+
+
+def _activate(pipe, device: torch.device) -> None:
+    """On a GPU, move every other cached pipeline to the CPU (models of one comparison load one
+    after another; the idle one must not hold GPU memory), and this one back if it was moved."""
+    if device.type != "cuda":
+        return
+    for other in _pipelines.values():
+        if other is not pipe and not getattr(other, "playground_offloaded", False) and other.device.type == "cuda":
+            other.to("cpu")
+    torch.cuda.empty_cache()
+    if not getattr(pipe, "playground_offloaded", False) and pipe.device.type != "cuda":
+        _place(pipe, device)
+
+
+@contextmanager
+def _hub_errors_as_sentences(model_id: str) -> Iterator[None]:
+    """A gated or missing Hub repository, said in a sentence with what to do."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        yield
+    except GatedRepoError:
+        raise PlaygroundError(
+            f"'{model_id}' is gated: accept its licence at https://huggingface.co/{model_id}, then set HF_TOKEN "
+            "to a token of that account."
+        ) from None
+    except RepositoryNotFoundError:
+        raise PlaygroundError(
+            f"'{model_id}' is not on the Hugging Face Hub (removed, private, or misspelled); use a mirror or a local folder."
+        ) from None
+
+
+def load_pipeline(model_id: str, device: str | None = None, on_download: DownloadFn | None = None):
     """A diffusers text-to-image pipeline for `model_id`, loaded once and cached.
 
     Args:
         model_id: a Hub id (``stabilityai/sd-turbo``), a folder saved with ``save_pretrained``,
             or an offline id (``tiny-offline``).
         device: ``cpu``, ``cuda`` or ``mps``; default: PLAYGROUND_DEVICE or the best available.
+        on_download: called as ``on_download(bytes_done, bytes_total)`` while a Hub model's
+            files download on its first use.
 
-    A model that ships a safety checker keeps it unless PLAYGROUND_SAFETY_CHECKER=off (medical
-    images trip it often); flagged images come back black and are labelled, not scored.
+    On a GPU the model runs in its registry dtype (bf16 for SD3 and FLUX, fp16 otherwise; the
+    SDXL pipeline upcasts its VAE itself where the VAE needs fp32), falls back to model CPU
+    offload when memory is short, and is the only cached pipeline on the GPU. A model that ships
+    a safety checker keeps it unless PLAYGROUND_SAFETY_CHECKER=off (medical images trip it
+    often); flagged images come back black and are labelled, not scored.
 
     Raises:
         HubUnreachableError: the Hub did not answer within PLAYGROUND_HUB_TIMEOUT seconds.
     """
-    torch_device, dtype = pick_device(device)
+    torch_device, _ = pick_device(device)
     safety_checker = get_settings().safety_checker
 
     def load():
         from diffusers import AutoPipelineForText2Image
 
-        source = resolve_pipeline_source(model_id)
         options = {} if safety_checker else {"safety_checker": None, "requires_safety_checker": False}
-        pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
-        pipe.to(torch_device)
+        with _hub_errors_as_sentences(model_id):
+            source = resolve_pipeline_source(model_id, on_download)
+            dtype = gpu_dtype(model_id, source) if torch_device.type == "cuda" else torch.float32
+            pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
         pipe.set_progress_bar_config(disable=True)
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):
                 module.requires_grad_(False)  # inference only; CLIP guidance differentiates latents alone
+        _place(pipe, torch_device)
         return pipe
 
-    return _pipelines.get((model_id, str(torch_device), dtype, safety_checker), load, get_settings().max_loaded_models)
+    pipe = _pipelines.get((model_id, str(torch_device), safety_checker), load, get_settings().max_loaded_models)
+    _activate(pipe, torch_device)
+    return pipe
 
 
 def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:

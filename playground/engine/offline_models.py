@@ -1,7 +1,8 @@
 """Tiny random-weight models, built locally so the playground runs and is tested without the Hub.
 
-They use the real classes (diffusers UNet2DConditionModel / AutoencoderKL, transformers
-CLIPTextModel + CLIPTokenizer, an open_clip CLIP) with shapes from `offline_configs/*.json`.
+They use the real classes (diffusers pipelines of every family, transformers CLIP and T5 text
+encoders, an open_clip CLIP) with shapes from `offline_configs/*.json`; a pipeline's config names
+its family, whose module builds it.
 Each is built once, deterministically from the config's seed, into
 `PLAYGROUND_HOME/models/<id>-<config hash>/` in the layout a Hub repo has, and is then loaded
 from that folder by the very code that loads Hub models (`models.load_pipeline`,
@@ -10,7 +11,6 @@ from that folder by the very code that loads Hub models (`models.load_pipeline`,
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from ..errors import PlaygroundError
+from . import families
 
 CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
@@ -37,49 +38,6 @@ _build_lock = threading.Lock()
 def _read_config(model_id: str) -> tuple[dict, str]:
     text = (CONFIG_DIR / f"{model_id}.json").read_text(encoding="utf-8")
     return json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def clip_bpe_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """CLIP's vocabulary and merges, rebuilt from the BPE file open_clip ships.
-
-    This is the token order of open_clip's SimpleTokenizer, so ids agree with OpenAI's CLIP
-    tokenizer; the special tokens take transformers' spelling.
-    """
-    from open_clip.tokenizer import bytes_to_unicode, default_bpe
-
-    with gzip.open(default_bpe(), "rt", encoding="utf-8") as f:
-        merges = [tuple(line.split()) for line in f.read().split("\n")[1 : 49152 - 256 - 2 + 1]]
-    byte_tokens = list(bytes_to_unicode().values())
-    tokens = byte_tokens + [t + "</w>" for t in byte_tokens]
-    tokens += ["".join(m) for m in merges]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    return {t: i for i, t in enumerate(tokens)}, merges
-
-
-def _build_pipeline(config: dict, folder: Path) -> None:
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
-    import diffusers
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    torch.manual_seed(config["seed"])
-    unet = UNet2DConditionModel(**config["unet"])
-    vae = AutoencoderKL(**config["vae"])
-    text_encoder = CLIPTextModel(CLIPTextConfig(**config["text_encoder"]))
-    vocab, merges = clip_bpe_vocab()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
-    scheduler_cfg = dict(config["scheduler"])
-    scheduler_cls = getattr(diffusers, scheduler_cfg.pop("_class_name"))
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler_cls(**scheduler_cfg),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder)
 
 
 @torch.no_grad()
@@ -99,7 +57,6 @@ def _build_clip(config: dict, folder: Path) -> None:
     import open_clip
     from safetensors.torch import save_file
 
-    torch.manual_seed(config["seed"])
     model = open_clip.CLIP(**config["model_cfg"])
     _share_direction(model, config["shared_direction_norm"])
     save_file(model.state_dict(), folder / "open_clip_model.safetensors")
@@ -107,17 +64,18 @@ def _build_clip(config: dict, folder: Path) -> None:
     (folder / "open_clip_config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
 
 
-BUILDERS: dict[str, Callable[[dict, Path], None]] = {
-    TINY_PIPELINE_ID: _build_pipeline,
-    TINY_SCORER_ID: _build_clip,
-    TINY_MEDICAL_SCORER_ID: _build_clip,
-    REAL_SIZE_PIPELINE_ID: _build_pipeline,
-    REAL_SIZE_SCORER_ID: _build_clip,
-}
+def offline_ids() -> list[str]:
+    """Every offline model: one config file each in offline_configs/."""
+    return sorted(path.stem for path in CONFIG_DIR.glob("*.json"))
+
+
+def _builder(config: dict) -> Callable[[dict, Path], None]:
+    """A pipeline's config names its family, which knows how to build it; the rest are CLIPs."""
+    return families.get(config["family"]).build_tiny if "family" in config else _build_clip
 
 
 def is_offline_model(model_id: str) -> bool:
-    return model_id in BUILDERS
+    return model_id in offline_ids()
 
 
 def ensure_built(model_id: str, models_dir: Path) -> Path:
@@ -126,8 +84,8 @@ def ensure_built(model_id: str, models_dir: Path) -> Path:
     The folder name carries a hash of the config, so editing a config builds a fresh model. The
     build goes to a temporary folder renamed into place, so a crash never leaves half a model.
     """
-    if model_id not in BUILDERS:
-        raise PlaygroundError(f"Unknown offline model {model_id!r}; offline models: {sorted(BUILDERS)}.")
+    if not is_offline_model(model_id):
+        raise PlaygroundError(f"Unknown offline model {model_id!r}; offline models: {', '.join(offline_ids())}.")
     config, digest = _read_config(model_id)
     folder = models_dir / f"{model_id}-{digest}"
     with _build_lock:
@@ -137,7 +95,8 @@ def ensure_built(model_id: str, models_dir: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}-", dir=models_dir))
         try:
             with torch.random.fork_rng():
-                BUILDERS[model_id](config, tmp)
+                torch.manual_seed(config["seed"])
+                _builder(config)(config, tmp)
             os.replace(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

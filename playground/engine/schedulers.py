@@ -36,13 +36,21 @@ def check_name(name: str) -> None:
 
 
 def make(name: str, base: Any) -> Any:
-    """A fresh scheduler called `name`, configured from the model's scheduler `base`."""
+    """A fresh scheduler called `name`, configured from the model's scheduler `base`.
+
+    A sampler the model's scheduler does not list as compatible (a DDPM-style sampler on a
+    flow-matching model such as SD3 or FLUX) is refused: it would run and draw noise.
+    """
     import diffusers
 
     check_name(name)
     if name == DEFAULT:
         return type(base).from_config(base.config)
     class_name, extra = SCHEDULERS[name]
+    if class_name not in {c.__name__ for c in base.compatibles} | {type(base).__name__}:
+        raise PlaygroundError(
+            f"The sampler {name!r} does not work with this model's {type(base).__name__}; choose '{DEFAULT}'."
+        )
     return getattr(diffusers, class_name).from_config(base.config, **extra)
 
 

@@ -32,13 +32,19 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def on_gpu(fn: F) -> F:
-    """Run `fn` under ZeroGPU's `spaces.GPU` when the `spaces` package exists (on a Space)."""
-    try:
-        import spaces
-    except ImportError:
-        return fn
-    return spaces.GPU(duration=180)(fn)
+def on_gpu(duration: Callable[..., float]) -> Callable[[F], F]:
+    """Run the decorated function under ZeroGPU's `spaces.GPU` when the `spaces` package exists
+    (on a Space), asking for `duration(*args)` seconds: computed from the request, so a small
+    grid does not queue behind a large reservation and a large one is not cut off."""
+
+    def decorate(fn: F) -> F:
+        try:
+            import spaces
+        except ImportError:
+            return fn
+        return spaces.GPU(duration=duration)(fn)
+
+    return decorate
 
 
 def text(value: object) -> str:

@@ -1,7 +1,10 @@
-"""The Compare tab: one subject through up to 4 prompts x 4 guidance settings, same seeds.
+"""The Compare tab: one subject through up to 4 prompts x 4 guidance settings x 4 models, same seeds.
 
 Handlers are thin: they turn widget values into a `Comparison`, call
-`workflow.compare_to_folder`, and lay the result out. Every event has an `api_name`.
+`workflow.compare_to_folder`, and lay the result out. Every event has an `api_name`. The grid's
+columns are prompts; its rows are model x guidance setting. The settings table shows the chosen
+model's recommended rows (`model_preset`) until the user edits it: unedited, every model runs its
+own preset; edited, the table's rows run on every model.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import limits, schema
-from ..comparison import MAX_COLUMNS, Comparison, GuidanceSetting
+from ..comparison import MAX_COLUMNS, MAX_MODELS, Comparison, GuidanceSetting, model_preset
 from ..config import get_settings
 from ..curated import Curated
 from ..engine import schedulers
@@ -28,10 +31,9 @@ from .common import on_gpu, text, user_errors
 
 NO_SCORER = "none"
 SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]  # GuidanceSetting's fields
-DEFAULT_SETTINGS = [[4.0, 20, schedulers.DEFAULT, "", 0], [7.5, 20, schedulers.DEFAULT, "", 0]]
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
 EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
-TABLE_KEYS = ["column", "row", "template_id", "setting", "seed"]  # then every judged column, then the marks
+TABLE_KEYS = ["column", "row", "model_id", "template_id", "setting", "seed"]  # then every judged column, then the marks
 
 
 def results_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -59,6 +61,44 @@ def sync_prompt(subject: str, filled_for: str, template_id: str, current: str, t
         return fill_prompt(subject, template_id, current, templates)
     unedited = not current.strip() or current == fill_prompt(filled_for, template_id, "", templates)
     return fill_prompt(subject, template_id, current, templates) if unedited else current
+
+
+def table_of(settings: Sequence[GuidanceSetting]) -> pd.DataFrame:
+    """The settings table showing `settings`, one row each."""
+    return pd.DataFrame([asdict(s) for s in settings], columns=SETTINGS_HEADERS)
+
+
+def preset_table(models: Sequence[str]) -> pd.DataFrame:
+    """The rows the first chosen model recommends (each model runs its own while unedited)."""
+    return table_of(model_preset(models[0]).settings)
+
+
+def rows_note(models: Sequence[str], edited: bool) -> str:
+    """Says whose rows will run: the user's on every model, or each model's own preset."""
+    if edited:
+        return f"Rows: yours, on {'every model' if len(models) > 1 else text(models[0])}."
+    presets = "; ".join(f"`{text(m)}`: " + ", ".join(s.label for s in model_preset(m).settings) for m in models)
+    return f"Rows: each model's recommended setting ({presets}). Edit the table to run your own rows on every model."
+
+
+def is_edited(table: pd.DataFrame | list, preset: pd.DataFrame | list | None) -> bool:
+    """Whether the settings table differs from the preset it was last filled with."""
+    if preset is None:
+        return True
+    try:
+        return parse_settings(table) != parse_settings(preset)
+    except PlaygroundError:
+        return True
+
+
+def chosen_models(model: Sequence[str] | str | None) -> list[str]:
+    """The model dropdown's value as a list (an API caller may name a single model)."""
+    models = [model] if isinstance(model, str) else list(model or [])
+    if not models:
+        raise PlaygroundError("Choose at least one model.")
+    if len(models) > MAX_MODELS:
+        raise PlaygroundError(f"Choose at most {MAX_MODELS} models, got {len(models)}.")
+    return models
 
 
 def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
@@ -89,20 +129,25 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
 
 
 def build_comparison(
-    subject: str, model: str, column_values: Sequence[str], settings_table, images_per_cell: float, seed: float,
-    runtime: Runtime, templates: TemplateSet, guidance_scorer: str, width: float = 0, height: float = 0,
+    subject: str, model: Sequence[str] | str, column_values: Sequence[str], table, images_per_cell: float,
+    seed: float, runtime: Runtime, templates: TemplateSet, guidance_scorer: str, width: float = 0, height: float = 0,
+    use_presets: bool = False,
 ) -> Comparison:
-    """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt."""
-    if model not in runtime.models and not get_settings().allow_any_model:
-        raise PlaygroundError(f"Model {model!r} is not offered here; choose one of: {', '.join(runtime.models)}.")
+    """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt;
+    `use_presets`: each model runs its own preset rows instead of the table's."""
+    models = chosen_models(model)
+    for name in models:
+        if name not in runtime.models and not get_settings().allow_any_model:
+            raise PlaygroundError(f"Model {name!r} is not offered here; choose from: {', '.join(runtime.models)}.")
     columns = [column_of(t, p, subject, templates) for t, p in zip(column_values[::2], column_values[1::2])]
     numbers = {"Seed": seed, "Images per cell": images_per_cell, "Width": width, "Height": height}
     for name, value in numbers.items():
         if not limits.is_whole(value):
             raise PlaygroundError(f"{name} must be a whole number, got {value}.")
     comparison = Comparison(
-        subject=subject or "", columns=[c for c in columns if c], settings=parse_settings(settings_table),
-        images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=model, guidance_scorer_id=guidance_scorer,
+        subject=subject or "", columns=[c for c in columns if c], settings=None if use_presets else parse_settings(table),
+        images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=models[0] if len(models) == 1 else models,
+        guidance_scorer_id=guidance_scorer,
         width=int(width) or None, height=int(height) or None,
     )
     comparison.check_inputs()
@@ -125,18 +170,28 @@ def caption(row: pd.Series) -> str:
     if row["criteria_passed"]:
         parts.append(f"criteria {row['criteria_passed']}" + (" ◆ best of N" if row["best_of_n"] else ""))
     parts.append(f"sees: {row['probe_top3'].split(',')[0]}")
-    parts.append(f"c{row['column'] + 1} {row['template_id']} · r{row['row'] + 1} {row['setting']} · seed {row['seed']}")
+    if row["negative_ignored"]:
+        parts.append("⚠ negative prompt ignored")
+    parts.append(f"c{row['column'] + 1} {row['template_id']} · r{row['row'] + 1} {short_model(row['model_id'])} · "
+                 f"{row['setting']} · seed {row['seed']}")
     return " · ".join(parts)
+
+
+def short_model(model_id: str) -> str:
+    """"sdxl-turbo" for "stabilityai/sdxl-turbo": enough to tell models apart under an image."""
+    return model_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 def details(row: pd.Series) -> str:
     """The selected image's full evaluation, as Markdown with user text escaped."""
-    lines = [f"**Image {row.name}** · {text(row['template_id'])} · {text(row['setting'])} · seed {row['seed']}",
-             f"- prompt: {text(row['prompt'])}"]
+    lines = [f"**Image {row.name}** · {text(row['model_id'])} · {text(row['template_id'])} · {text(row['setting'])} · "
+             f"seed {row['seed']}", f"- prompt: {text(row['prompt'])}"]
     if row["negative_prompt"]:
         lines.append(f"- negative prompt: {text(row['negative_prompt'])}")
+    if row["negative_ignored"]:
+        lines.append(f"- ⚠ negative prompt not used (no classifier-free guidance in this row): {text(row['negative_ignored'])}")
     if row["prompt_ignored"]:
-        lines.append(f"- ⚠ ignored by the model (past 77 tokens): {text(row['prompt_ignored'])}")
+        lines.append(f"- ⚠ ignored by the model (past what its text encoder reads): {text(row['prompt_ignored'])}")
     if row["image_problem"]:
         return "\n".join([*lines, f"- ⚠ not scored: {text(row['image_problem'])}"])
     lines += [f"- {name}: {row[name]:.2f}" for name in schema.scores(row) if pd.notna(row[name])]
@@ -148,16 +203,21 @@ def details(row: pd.Series) -> str:
 
 
 def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
+    """What the grid's axes are: prompt columns left to right, model x setting rows top to bottom."""
     columns = frame.drop_duplicates("column").sort_values("column")
     rows = frame.drop_duplicates("row").sort_values("row")
-    lines = [f"**Grid:** each line is a guidance setting; left to right, {images_per_cell} seed(s) per prompt column."]
+    several = frame["model_id"].nunique() > 1
+    lines = [f"**Grid:** each line is {'a model × ' if several else 'a '}guidance setting; left to right, "
+             f"{images_per_cell} seed(s) per prompt column."]
     lines += [f"- column c{c.column + 1}: `{text(c.template_id)}`: {text(c.prompt)}" for c in columns.itertuples()]
-    lines += [f"- row r{r.row + 1}: {text(r.setting)}" + (f" (negative prompt: {text(r.setting_negative_prompt)})"
-              if r.setting_negative_prompt else "") for r in rows.itertuples()]
+    lines += [f"- row r{r.row + 1}: **{text(r.model_id)}** · {text(r.setting)}"
+              + (f" (negative prompt: {text(r.setting_negative_prompt)})" if r.setting_negative_prompt else "")
+              + (" (⚠ the template's negative prompt is not used: no classifier-free guidance)" if r.negative_ignored else "")
+              for r in rows.itertuples()]
     lines += [
-        f"- ⚠ column c{c.column + 1}'s prompt is longer than the text encoder reads (77 CLIP tokens); "
+        f"- ⚠ column c{c.column + 1}'s prompt is longer than the text encoder of `{text(c.model_id)}` reads; "
         f"it was cut before: \"{text(c.prompt_ignored)}\""
-        for c in columns.itertuples() if c.prompt_ignored
+        for c in frame[frame["prompt_ignored"] != ""].drop_duplicates(["column", "model_id"]).itertuples()
     ]
     return "\n".join(lines)
 
@@ -167,9 +227,10 @@ class CompareInputs:
     """The Compare tab's input widgets, so another tab can fill them (`restore`) and generate."""
 
     subject: gr.Textbox
-    model: gr.Dropdown
+    model: gr.Dropdown  # multiselect: up to 4 models
     columns: list  # template dropdown, prompt textbox, for each of the 4 columns
     settings_table: gr.Dataframe
+    preset_rows: gr.State  # the table as last filled from a preset (None: the user's rows)
     images_per_cell: gr.Slider
     seed: gr.Number
     width: gr.Number
@@ -182,8 +243,8 @@ class CompareInputs:
 
     def components(self) -> list:
         """Every component `restore` may fill: the outputs of an event that calls it."""
-        return [self.subject, self.model, *self.columns, self.settings_table, self.images_per_cell, self.seed,
-                self.width, self.height, self.filled_for]
+        return [self.subject, self.model, *self.columns, self.settings_table, self.preset_rows, self.images_per_cell,
+                self.seed, self.width, self.height, self.filled_for]
 
     def restore(self, request: CompareRequest) -> dict:
         """Widget values for `request`, by component (a Gradio event may return this dict)."""
@@ -193,46 +254,57 @@ class CompareInputs:
                 f"({', '.join(self.runtime.models)})."
             )
         columns = [*request.columns, *[(OFF, "")] * (MAX_COLUMNS - len(request.columns))]
-        table = pd.DataFrame([asdict(s) for s in request.settings], columns=SETTINGS_HEADERS)
         values = {
-            self.subject: request.subject, self.filled_for: request.subject, self.settings_table: table,
+            self.subject: request.subject, self.filled_for: request.subject, self.settings_table: table_of(request.settings),
+            self.preset_rows: None,  # restored rows run as they are, on whichever model is chosen
             self.images_per_cell: request.images_per_cell, self.seed: request.seed, self.width: request.width,
             self.height: request.height, **dict(zip(self.columns, [v for pair in columns for v in pair])),
         }
         if request.model is not None:
-            values[self.model] = request.model
+            values[self.model] = [request.model]
         return values
+
+
+def report(progress: gr.Progress, done: int, total: int, what: str | None = None) -> None:
+    """The one progress bar: image-steps while denoising, gigabytes while a model downloads."""
+    if what is None:
+        progress((done, total), desc="Denoising", unit="image-steps")
+    else:
+        progress(done / max(total, 1), desc=f"{what}: {done / 1e9:.2f} of {total / 1e9:.2f} GB")
 
 
 def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> CompareInputs:
     """Lay out the Compare tab inside the current Blocks and wire its events."""
     template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
 
-    @on_gpu
+    @on_gpu(lambda comparison, *_args, **_kwargs: comparison.gpu_seconds())
     def _generate_on_device(comparison: Comparison, scorer: str, medical_scorer: str | None, progress_cb):
         return compare_to_folder(comparison, scorer, progress=progress_cb, medical_scorer_id=medical_scorer,
                                  curated=curated)
 
     @user_errors
     def generate(
-        subject: str, model: str, scorer: str, medical_scorer: str,
+        subject: str, model: list[str] | str, scorer: str, medical_scorer: str,
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
         settings: pd.DataFrame, images_per_cell: float, seed: float, width: float = 0, height: float = 0,
-        progress=gr.Progress(),
+        preset: pd.DataFrame | None = None, progress=gr.Progress(),
     ):
-        """Generate the grid; template_N is a template id, 'free' or 'off', prompt_N its prompt."""
+        """Generate the grid; model: up to 4 model ids; template_N is a template id, 'free' or 'off',
+        prompt_N its prompt; settings: one row per guidance setting (left as the chosen model's
+        recommended rows, each model runs its own)."""
         column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
         if scorer not in runtime.scorers:
             raise PlaygroundError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
         if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
             raise PlaygroundError(f"Medical scorer {medical_scorer!r} is not offered here.")
         comparison = build_comparison(
-            subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height
+            subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height,
+            use_presets=not is_edited(settings, preset),
         )
         saved = _generate_on_device(
             comparison, scorer, None if medical_scorer == NO_SCORER else medical_scorer,
-            lambda done, total: progress((done, total), desc="Denoising", unit="image-steps"),
+            lambda done, total, what=None: report(progress, done, total, what),
         )
         frame = saved.frame
         gallery = [(path, caption(row)) for path, (_, row) in zip(frame["image_path"], frame.iterrows())]
@@ -259,7 +331,9 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
 
     with gr.Row():
         subject = gr.Textbox(label="Medical subject", value=EXAMPLE_SUBJECTS[0], scale=3, elem_id="subject")
-        model = gr.Dropdown(list(runtime.models), value=runtime.models[0], label="Model", scale=2)
+        model = gr.Dropdown(list(runtime.models), value=[runtime.models[0]], multiselect=True, max_choices=MAX_MODELS,
+                            label=f"Models (up to {MAX_MODELS}: one grid row per model x setting)", scale=2,
+                            elem_id="models")
         scorer = gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0], label="CLIP scorer", scale=2)
         medical_scorer = gr.Dropdown(
             [NO_SCORER, *runtime.medical_scorers], value=runtime.medical_scorers[0], label="Medical CLIP scorer", scale=2
@@ -277,11 +351,12 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
                 )
                 column_widgets += [choice, prompt]
     with gr.Row():
+        default_rows = preset_table(runtime.models[:1])
         settings_table = gr.Dataframe(
-            value=pd.DataFrame(DEFAULT_SETTINGS, columns=SETTINGS_HEADERS),
+            value=default_rows,
             headers=SETTINGS_HEADERS, datatype=["number", "number", "str", "str", "number"],
             label=f"Guidance settings, one row each (schedulers: {', '.join(schedulers.names())})",
-            interactive=True, scale=3,
+            interactive=True, scale=3, elem_id="settings",
         )
         with gr.Column(scale=1):
             images_per_cell = gr.Slider(1, 4, value=2, step=1, label="Images per cell")
@@ -290,8 +365,10 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
                 width = gr.Number(value=0, precision=0, label="Width (0 = model's)", min_width=80)
                 height = gr.Number(value=0, precision=0, label="Height (0 = model's)", min_width=80)
             run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+    preset_rows = gr.State(default_rows)
+    note_md = gr.Markdown(rows_note(runtime.models[:1], edited=False), elem_id="rows-note")
 
-    legend_md = gr.Markdown()
+    legend_md = gr.Markdown(elem_id="legend")
     gallery = gr.Gallery(label="Images (CLIP score under each)", columns=4, elem_id="grid", object_fit="contain")
     with gr.Row():
         selected = gr.Number(label="Selected image #", precision=0, value=0, elem_id="selected")
@@ -307,7 +384,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     download = gr.File(label="Download: images + results.csv (ZIP)")
     result_state = gr.State()
 
-    inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height]
+    inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height,
+              preset_rows]
     outputs = [gallery, legend_md, plot, table, download, result_state]
     gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
@@ -318,6 +396,20 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             for template_id, current in zip(values[::2], values[1::2])
         ]
         return [*prompts, subject_value]
+
+    def follow_models(models: list[str], table: pd.DataFrame, preset: pd.DataFrame | None):
+        """A newly chosen model brings its recommended rows, unless the user edited the table."""
+        if not models:  # between removing one model and choosing another
+            return table, preset, "Choose at least one model."
+        if is_edited(table, preset):
+            return table, preset, rows_note(models, edited=True)
+        rows = preset_table(models)
+        return rows, rows, rows_note(models, edited=False)
+
+    model.change(follow_models, [model, settings_table, preset_rows], [settings_table, preset_rows, note_md],
+                 api_name=False)
+    settings_table.input(lambda models, table, preset: rows_note(models or runtime.models[:1], is_edited(table, preset)),
+                         [model, settings_table, preset_rows], note_md, api_name=False)
 
     prompts = column_widgets[1::2]
     filled_for = gr.State(EXAMPLE_SUBJECTS[0])
@@ -335,6 +427,6 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(generate, inputs, outputs, api_name=False)
     return CompareInputs(
-        subject, model, column_widgets, settings_table, images_per_cell, seed, width, height, filled_for, runtime,
-        generate, inputs, outputs,
+        subject, model, column_widgets, settings_table, preset_rows, images_per_cell, seed, width, height, filled_for,
+        runtime, generate, inputs, outputs,
     )
