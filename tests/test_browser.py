@@ -67,6 +67,6 @@ def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     models.fill("tiny-offline-flux")
     models.press("Enter")
     page.locator("#models .token-remove[title='Remove 0']").click()  # leaves FLUX alone
-    page.locator("#rows-note").get_by_text(re.compile("`?tiny-offline-flux`?: CFG 0 · 4 steps")).wait_for(timeout=30_000)
+    page.locator("#rows-note").get_by_text(re.compile("tiny-offline-flux`?: CFG 3.5 · 10 steps")).wait_for(timeout=30_000)
     assert "tiny-offline:" not in page.locator("#rows-note").inner_text()
-    assert settings_cells(page) == ["0", "4", "default", "0"]
+    assert settings_cells(page) == ["3.5", "10", "default", "0"]

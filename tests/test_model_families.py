@@ -20,11 +20,7 @@ FAMILIES = ["tiny-offline", "tiny-offline-sdxl", "tiny-offline-sd3", "tiny-offli
 TEMPLATES = ["photo-short", "histopathology-detailed"]  # each with its own negative prompt
 
 
-def two_settings(model_id: str) -> list[GuidanceSetting]:
-    """Two rows the model honours: two CFG scales, or (distilled) two step counts at guidance 0."""
-    if capabilities(model_id).cfg:
-        return [GuidanceSetting(4.0, 2), GuidanceSetting(7.5, 2)]
-    return [GuidanceSetting(0.0, 2), GuidanceSetting(0.0, 3)]
+TWO_SETTINGS = [GuidanceSetting(4.0, 2), GuidanceSetting(7.5, 2)]  # FLUX's guidance is embedded, the others' CFG
 
 
 def pixels(image) -> np.ndarray:
@@ -73,12 +69,12 @@ def family_run(request, tmp_path_factory) -> FamilyRun:
     encoders.watch(pipe, ["text_encoder", "text_encoder_2", "text_encoder_3"])
     denoiser.watch(pipe, ["unet", "transformer"])
     try:
-        result = compare("melanoma", TEMPLATES, two_settings(model_id), images_per_cell=2, model_id=model_id,
+        result = compare("melanoma", TEMPLATES, TWO_SETTINGS, images_per_cell=2, model_id=model_id,
                          folder=tmp_path_factory.mktemp(model_id), progress=lambda d, t: progress.append((d, t)))
     finally:
         encoders.stop()
         denoiser.stop()
-    again = compare("melanoma", TEMPLATES, two_settings(model_id), images_per_cell=2, model_id=model_id)
+    again = compare("melanoma", TEMPLATES, TWO_SETTINGS, images_per_cell=2, model_id=model_id)
     return FamilyRun(model_id, result, again, encoders.by_module, sum(denoiser.by_module.values()), progress)
 
 
@@ -93,7 +89,7 @@ def test_each_family_gives_eight_scored_rows_and_the_same_images_twice(family_ru
 
 
 def test_each_family_batches_a_row_and_shows_one_progress_bar(family_run):
-    steps = sum(s.steps for s in two_settings(family_run.model_id))
+    steps = sum(s.steps for s in TWO_SETTINGS)
     assert family_run.denoiser_calls == steps  # 4 images of a row denoised together, CFG included
     done = [d for d, _ in family_run.progress]
     assert done == sorted(done) and {t for _, t in family_run.progress} == {steps * 4}
@@ -120,8 +116,9 @@ def test_each_family_writes_png_parameters_and_logs_to_the_library(family_run, f
 
 @pytest.mark.parametrize("model_id", FAMILIES)
 def test_embeddings_draw_what_the_pipeline_draws_from_the_texts(model_id):
-    """Our encoding (once per text, batched) is the pipeline's own: same seed, same image."""
-    setting = two_settings(model_id)[1]
+    """Our encoding (once per text, batched) is the pipeline's own: same seed, same image; a
+    negative prompt the model takes none of is not sent (and shown as ignored)."""
+    setting = TWO_SETTINGS[1]
     column = Column("A dermoscopic photograph of melanoma", negative_prompt="blurry, cartoon")
     ours = run(Comparison("melanoma", [column], [setting], images_per_cell=1, model_id=model_id))
     pipe = load_pipeline(model_id)
@@ -134,6 +131,7 @@ def test_embeddings_draw_what_the_pipeline_draws_from_the_texts(model_id):
                       width=64, height=64, **options).images[0]
     assert np.abs(pixels(ours.images[0]) - pixels(theirs)).max() <= 1
     assert ours.frame["negative_prompt"][0] == (column.negative_prompt if negative else "")
+    assert ours.frame["negative_ignored"][0] == ("" if negative else column.negative_prompt)
 
 
 def test_models_side_by_side_share_the_seeds_and_label_their_rows():

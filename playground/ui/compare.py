@@ -189,7 +189,8 @@ def details(row: pd.Series) -> str:
     if row["negative_prompt"]:
         lines.append(f"- negative prompt: {text(row['negative_prompt'])}")
     if row["negative_ignored"]:
-        lines.append(f"- ⚠ negative prompt not used (no classifier-free guidance in this row): {text(row['negative_ignored'])}")
+        lines.append(f"- ⚠ negative prompt not used (this model takes none, or this row has no classifier-free guidance): "
+                     f"{text(row['negative_ignored'])}")
     if row["prompt_ignored"]:
         lines.append(f"- ⚠ ignored by the model (past what its text encoder reads): {text(row['prompt_ignored'])}")
     if row["image_problem"]:
@@ -212,7 +213,8 @@ def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
     lines += [f"- column c{c.column + 1}: `{text(c.template_id)}`: {text(c.prompt)}" for c in columns.itertuples()]
     lines += [f"- row r{r.row + 1}: **{text(r.model_id)}** · {text(r.setting)}"
               + (f" (negative prompt: {text(r.setting_negative_prompt)})" if r.setting_negative_prompt else "")
-              + (" (⚠ the template's negative prompt is not used: no classifier-free guidance)" if r.negative_ignored else "")
+              + (" (⚠ the template's negative prompt is not used: the model takes none, or the row has no "
+                 "classifier-free guidance)" if r.negative_ignored else "")
               for r in rows.itertuples()]
     lines += [
         f"- ⚠ column c{c.column + 1}'s prompt is longer than the text encoder of `{text(c.model_id)}` reads; "
