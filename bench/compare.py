@@ -298,7 +298,8 @@ def family_timing(model_id: str, steps: int, side: int | None) -> dict:
 
 
 def families_report(steps: int) -> str:
-    """Each family's tiny model, then SDXL shapes with random weights (GPU only: 13 GB in fp32)."""
+    """Each family's tiny model, then SDXL shapes with random weights (on a GPU only: 13 GB in fp32,
+    minutes per image on a CPU)."""
     models = FAMILY_MODELS if torch.cuda.is_available() else FAMILY_MODELS[:-1]
     rows = []
     for model_id in models:
@@ -308,7 +309,8 @@ def families_report(steps: int) -> str:
     lines = ["| model | family | dtype | size | images x steps | total s | s per image-step | peak RSS GiB | peak GPU GiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['family']} | {r['dtype']} | {r['size']} | {r['images']} x {r['steps']} | "
-              f"{r['seconds']:.2f} | {r['per_image_step']:.4f} | {r['rss_gib']:.2f} | {r['gpu_gib']:.2f} |" for r in rows]
+              f"{r['seconds']:.2f} | {r['per_image_step']:.4f} | {r['rss_gib']:.2f} | "
+              + ("no GPU" if r["gpu_gib"] != r["gpu_gib"] else f"{r['gpu_gib']:.2f}") + " |" for r in rows]
     return "\n".join(lines)
 
 
