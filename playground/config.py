@@ -59,6 +59,7 @@ class Settings:
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
     preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
+    allow_restricted: bool  # PLAYGROUND_ALLOW_RESTRICTED=1: non-commercial/gated scorers on a public Space
 
     @property
     def model_is_local(self) -> bool:
@@ -147,4 +148,5 @@ def get_settings() -> Settings:
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
         preload=_env_flag("PLAYGROUND_PRELOAD"),
+        allow_restricted=_env_flag("PLAYGROUND_ALLOW_RESTRICTED"),
     )

@@ -78,6 +78,8 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("medclip_prompt", "the medical CLIP's score against the filled prompt, 0-100", "float", "medclip", True, "med"),
     ResultColumn("medclip_subject", "the medical CLIP's score against the bare subject, 0-100", "float", "medclip", True),
     ResultColumn("medclip_scorer", "the medical CLIP that scored", "str", "medclip"),
+    ResultColumn("domain_score", "the domain CLIP's score against the filled prompt (the scorer registered for the template's modality, or the one pinned), 0-100", "float", "domain", True, "domain"),
+    ResultColumn("domain_scorer", "the domain CLIP that scored ('' where none is registered)", "str", "domain"),
     ResultColumn("criteria_score", "mean probability over the modality's expert criteria, 0-1 (NaN: none)", "float", "criteria", True),
     ResultColumn("criteria_passed", "criteria passed, as 'k/n'", "str", "criteria", True),
     ResultColumn("criteria", "the checklist: '✓ label 0.71 · ✗ label 0.32 · ...'", "str", "criteria", True),

@@ -5,11 +5,11 @@ no torch.
 """
 
 from .research.stats import (
-    ASPECTS, holm, kruskal_across, krippendorff_alpha, pairwise_kruskal, pairwise_mannwhitney, read_observers,
-    read_ratings, report, spearman, summarize,
+    ASPECTS, agreement, agreement_plot, holm, kruskal_across, krippendorff_alpha, pairwise_kruskal,
+    pairwise_mannwhitney, read_observers, read_ratings, report, spearman, spearman_ci, summarize,
 )
 
 __all__ = [
-    "ASPECTS", "holm", "kruskal_across", "krippendorff_alpha", "pairwise_kruskal", "pairwise_mannwhitney",
-    "read_observers", "read_ratings", "report", "spearman", "summarize",
+    "ASPECTS", "agreement", "agreement_plot", "holm", "kruskal_across", "krippendorff_alpha", "pairwise_kruskal",
+    "pairwise_mannwhitney", "read_observers", "read_ratings", "report", "spearman", "spearman_ci", "summarize",
 ]

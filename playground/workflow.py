@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from .engine.models import load_scorer
 from .export import save_images, write_zip
 from .judges.clip import add_clip_scores
 from .judges.criteria import add_criteria
+from .judges.domain import AUTO, add_domain_scores
 from .judges.probe import probe
 from .judges.rank import best_in_row, best_of_n
 from .templates import load_templates
@@ -38,19 +39,36 @@ def new_run_folder(root: Path | None = None) -> Path:
     return folder
 
 
-def evaluate(
-    result: ComparisonResult, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None
-) -> ComparisonResult:
-    """The result with every judge's columns: CLIP, the medical CLIP when chosen, the criteria
-    checklist, the confusion probe, best of N per cell and best per row. An output that is not a
-    real image (see engine.generate.image_problem) keeps every judged column blank."""
-    curated = curated or load_curated()
-    scorer = load_scorer(scorer_id)
+@dataclass(frozen=True)
+class Judges:
+    """Which judges score a result. `scorer_id` is the general CLIP (the criteria and the probe
+    read its embeddings too); each other judge is off when None. `domain_scorer_id`: "auto" routes
+    each image to the domain CLIP of its modality (scorers.yaml), an id pins one for all."""
+
+    scorer_id: str
+    medical_scorer_id: str | None = None
+    domain_scorer_id: str | None = AUTO
+
+    @classmethod
+    def of(cls, judges: Judges | str) -> Judges:
+        """`judges` itself, or a general CLIP's id alone (every other judge at its default)."""
+        return judges if isinstance(judges, Judges) else cls(judges)
+
+
+def evaluate(result: ComparisonResult, judges: Judges | str, curated: Curated | None = None) -> ComparisonResult:
+    """The result with every chosen judge's columns: CLIP, the medical CLIP, the domain CLIP, the
+    criteria checklist, the confusion probe, best of N per cell and best per row. An output that
+    is not a real image (see engine.generate.image_problem) keeps every judged column blank."""
+    judges, curated = Judges.of(judges), curated or load_curated()
+    scorer = load_scorer(judges.scorer_id)
     embeddings = scorer.embed_images(result.images)
     result = add_clip_scores(result, scorer, image_embeddings=embeddings)
-    if medical_scorer_id:
-        result = add_clip_scores(result, load_scorer(medical_scorer_id), schema.MEDCLIP)
-    frame = add_criteria(result.frame, embeddings, scorer, curated)
+    if judges.medical_scorer_id:
+        result = add_clip_scores(result, load_scorer(judges.medical_scorer_id), schema.MEDCLIP)
+    frame = result.frame
+    if judges.domain_scorer_id:
+        frame = add_domain_scores(frame, result.images, judges.scorer_id, judges.domain_scorer_id)
+    frame = add_criteria(frame, embeddings, scorer, curated)
     frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
     not_images = frame["image_problem"] != ""
     for column in schema.judged(frame):
@@ -61,20 +79,19 @@ def evaluate(
 
 
 def generate_and_evaluate(
-    comparison: Comparison, scorer_id: str, medical_scorer_id: str | None = None, curated: Curated | None = None,
-    progress: ProgressFn | None = None,
+    comparison: Comparison, judges: Judges | str, curated: Curated | None = None, progress: ProgressFn | None = None,
 ) -> ComparisonResult:
     """Generate `comparison`, then judge every image (see `evaluate`)."""
-    return evaluate(run(comparison, progress), scorer_id, medical_scorer_id, curated)
+    return evaluate(run(comparison, progress), judges, curated)
 
 
 def compare_to_folder(
-    comparison: Comparison, scorer_id: str, folder: Path | None = None, progress: ProgressFn | None = None,
-    medical_scorer_id: str | None = None, curated: Curated | None = None,
+    comparison: Comparison, judges: Judges | str, folder: Path | None = None, progress: ProgressFn | None = None,
+    curated: Curated | None = None,
 ) -> ComparisonResult:
     """Generate and evaluate `comparison`, then save each PNG (with parameters) and a ZIP of all;
     the frame gains `image_path`."""
-    result = generate_and_evaluate(comparison, scorer_id, medical_scorer_id, curated, progress)
+    result = generate_and_evaluate(comparison, judges, curated, progress)
     folder = folder or new_run_folder()
     paths = save_images(result.frame, result.images, folder)
     frame = result.frame.assign(image_path=[str(p) for p in paths])
@@ -90,6 +107,7 @@ def compare(
     model_id: str | Sequence[str] | None = None,
     scorer_id: str | None = None,
     medical_scorer_id: str | None = None,
+    domain_scorer_id: str | None = AUTO,
     folder: Path | None = None,
     save: bool = False,
     progress: ProgressFn | None = None,
@@ -105,6 +123,7 @@ def compare(
         model_id: a model, or up to 4 side by side (rows: model x setting); default PLAYGROUND_MODEL.
         scorer_id: the CLIP that scores; default PLAYGROUND_SCORER.
         medical_scorer_id: a second CLIP (e.g. BiomedCLIP) scoring beside the general one.
+        domain_scorer_id: "auto" (the domain CLIP of each image's modality), a scorer id, or None.
         folder, save: with either, the PNGs and a ZIP are saved (to `folder`, or a new folder
             under PLAYGROUND_HOME/outputs) and `result.frame` gains `image_path`.
         **kwargs: further `Comparison` fields (base_seed, width, height).
@@ -116,14 +135,14 @@ def compare(
         >>> result.frame[["template_id", "guidance_scale", "seed", "clip_prompt", "criteria_score"]]
     """
     config = get_settings()
-    scorer_id = scorer_id or config.scorer
+    judges = Judges(scorer_id or config.scorer, medical_scorer_id, domain_scorer_id)
     comparison = Comparison.from_templates(
         subject, template_ids, load_templates(), settings=settings, images_per_cell=images_per_cell,
-        model_id=model_id or config.model, guidance_scorer_id=scorer_id, **kwargs,
+        model_id=model_id or config.model, guidance_scorer_id=judges.scorer_id, **kwargs,
     )
     if save or folder:
-        return compare_to_folder(comparison, scorer_id, folder, progress, medical_scorer_id)
-    return generate_and_evaluate(comparison, scorer_id, medical_scorer_id, progress=progress)
+        return compare_to_folder(comparison, judges, folder, progress)
+    return generate_and_evaluate(comparison, judges, progress=progress)
 
 
 def mean_scores(frame: pd.DataFrame, score: str = schema.PRIMARY_SCORE) -> pd.DataFrame:

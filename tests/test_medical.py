@@ -13,7 +13,7 @@ from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER
 from playground.judges.probe import probe_labels
 from playground.judges.rank import best_of_n
 from playground.templates import load_templates
-from playground.workflow import evaluate
+from playground.workflow import Judges, evaluate
 
 CURATED = load_curated(must_be_clean=True)
 PROMPT = "A histopathological image of melanoma"
@@ -57,7 +57,7 @@ def evaluated():
         [load_templates()["histopathology-short"].column("Graves' disease"), Column("Graves' disease")],
         [GuidanceSetting(7.5, 2)], images_per_cell=3,
     ))
-    return result, evaluate(result, TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, CURATED).frame
+    return result, evaluate(result, Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID), CURATED).frame
 
 
 def test_criteria_checklist_matches_clip_zero_shot(evaluated):

@@ -14,7 +14,7 @@ from playground.engine.generate import run
 from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
 from playground.research.study import RatingSession, m001_ratings
 from playground.research.sweep import Study, sweep
-from playground.workflow import compare_to_folder, evaluate, mean_scores
+from playground.workflow import Judges, compare_to_folder, evaluate, mean_scores
 
 BLURRY = GuidanceSetting(7.5, steps=2, negative_prompt="blurry")
 CARTOON = GuidanceSetting(7.5, steps=2, negative_prompt="cartoon, drawing")
@@ -32,7 +32,7 @@ def test_a_settings_key_covers_every_field_and_the_label_is_only_for_people():
 def test_every_column_a_comparison_produces_is_declared_and_every_declared_column_is_produced(tmp_path):
     comparison = Comparison("melanoma", [Column("A photo of melanoma", "photo-short", modality="photograph")],
                             [BLURRY], images_per_cell=1)
-    saved = compare_to_folder(comparison, TINY_SCORER_ID, tmp_path / "grid", medical_scorer_id=TINY_MEDICAL_SCORER_ID)
+    saved = compare_to_folder(comparison, Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID), tmp_path / "grid")
     with zipfile.ZipFile(saved.zip_path) as archive:
         zipped = pd.read_csv(archive.open("results.csv"))
     study = Study(name="one", subjects=["melanoma"], templates=["photo-short"], settings=[BLURRY], seeds=1,
@@ -51,7 +51,7 @@ def test_an_image_that_is_not_real_blanks_exactly_the_judged_columns():
     column = Column("A histopathological image of melanoma", "histopathology-short", modality="histopathology")
     result = run(Comparison("melanoma", [column], [BLURRY], images_per_cell=2))
     result.frame.loc[0, "image_problem"] = "black image: the model produced NaN or no signal"
-    frame = evaluate(result, TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID).frame
+    frame = evaluate(result, Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID)).frame
     judged = {c.name for c in schema.judged(frame)}
     assert {"clip_prompt", "medclip_subject", "criteria", "probe_top3"} <= judged
     assert "negative_prompt" not in judged and "setting_negative_prompt" not in judged

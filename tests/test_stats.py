@@ -76,3 +76,21 @@ def test_report_on_the_original_study(tmp_path):
     tests = pd.read_csv(tmp_path / "tests.csv")
     alpha = tests[tests.test.str.startswith("Krippendorff")]["statistic"]
     assert len(alpha) == 2 and alpha.between(-1, 1).all()
+
+
+def test_judge_agreement_gives_rho_with_a_confidence_interval_for_every_pair():
+    import pandas as pd
+
+    table = pd.DataFrame({"clip": [1, 2, 3, 4, 5, 6, 7, 8], "judge": [2, 1, 4, 3, 6, 5, 8, 7],
+                          "style": [0, 1, 1, 2, 2, 3, 4, 4], "content": [4, 3, 3, 2, 2, 1, 0, 0]})
+    agreements = stats.agreement(table, ["clip", "judge"])
+    assert list(zip(agreements["a"], agreements["b"], agreements["kind"])) == [
+        ("clip", "style", "judge vs experts"), ("clip", "content", "judge vs experts"),
+        ("judge", "style", "judge vs experts"), ("judge", "content", "judge vs experts"),
+        ("clip", "judge", "judge vs judge")]
+    first = agreements.iloc[0]
+    assert first["rho"] == pytest.approx(stats.spearman(table["clip"], table["style"])[0])
+    assert first["ci_low"] < first["rho"] < first["ci_high"] <= 1 and first["n"] == 8
+    assert agreements.iloc[1]["rho"] < -0.9 and agreements.iloc[4]["rho"] == pytest.approx(0.904762, abs=1e-5)
+    rho, low, high, n = stats.spearman_ci([1, 2, 3], [3, 2, 1])
+    assert n == 3 and rho != rho and low != low  # too few pairs: NaN, not a number pretending to be one

@@ -30,3 +30,5 @@ def test_rate_blind_then_read_the_medians(page, app_url, quick_run):  # noqa: F8
     page.locator("#study-stats-note").get_by_text(re.compile(r"\d+ ratings by")).wait_for(timeout=60_000)
     summary = page.locator("#study-summary").inner_text()
     assert "median" in summary and ("microscopy" in summary or "histopathology" in summary)
+    agreement = page.locator("#study-agreement").inner_text()
+    assert "judge vs experts" in agreement and "judge vs judge" in agreement and "clip_prompt" in agreement

@@ -22,11 +22,11 @@ import torch
 
 from ..config import get_settings
 from ..errors import HubUnreachableError, PlaygroundError
-from .. import model_registry
-from . import download, families
+from .. import model_registry, scorer_registry
+from . import download, families, hf_clip
 from .clip_model import ClipScorer
 from .download import DownloadFn
-from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, ensure_built, is_offline_model
+from .offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID, ensure_built, is_offline_model, loader_of
 
 T = TypeVar("T")
 
@@ -266,11 +266,28 @@ def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:
     return arch, tag
 
 
+def scorer_loader(scorer_id: str) -> str:
+    """How a scorer loads: its registry entry's loader, an offline stand-in's, else open_clip."""
+    card = scorer_registry.card(scorer_id)
+    if card is not None:
+        return card.loader
+    return loader_of(scorer_id) if is_offline_model(scorer_id) else "open_clip"
+
+
 def load_scorer(scorer_id: str, device: str | None = None) -> ClipScorer:
-    """An open_clip model wrapped as a `ClipScorer`, loaded once and cached (see `_open_clip_args`)."""
+    """A CLIP-style model wrapped as a `ClipScorer`, loaded once and cached: through open_clip
+    (see `_open_clip_args`) or, for a registered transformers model (PLIP, MONET, ...),
+    through transformers (see `hf_clip`).
+
+    Raises:
+        HubUnreachableError: the Hub did not answer within PLAYGROUND_HUB_TIMEOUT seconds.
+    """
     torch_device, _ = pick_device(device)
+    loader = scorer_loader(scorer_id)
 
     def load() -> ClipScorer:
+        if loader != "open_clip":
+            return _load_transformers_scorer(scorer_id, loader, torch_device)
         import open_clip
 
         model_name, pretrained = _open_clip_args(scorer_id)
@@ -283,6 +300,21 @@ def load_scorer(scorer_id: str, device: str | None = None) -> ClipScorer:
         return ClipScorer(scorer_id, model, preprocess, tokenizer, torch_device, open_clip.get_input_dtype(precision))
 
     return _scorers.get((scorer_id, str(torch_device)), load, max_items=4)
+
+
+def _load_transformers_scorer(scorer_id: str, loader: str, device: torch.device) -> ClipScorer:
+    if is_offline_model(scorer_id):
+        source = str(ensure_built(scorer_id, get_settings().models_dir))
+    elif Path(scorer_id).is_dir():
+        source = scorer_id
+    else:
+        _check_hub_for("scorer", scorer_id)
+        source = scorer_id
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    with _hub_errors_as_sentences(scorer_id):
+        model, preprocess, tokenizer = hf_clip.load(source, loader, device, dtype)
+    model.requires_grad_(False)
+    return ClipScorer(scorer_id, model, preprocess, tokenizer, device, dtype)
 
 
 def clear_caches() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..errors import PlaygroundError
-from . import families
+from . import families, hf_clip
 
 CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
@@ -70,8 +70,15 @@ def offline_ids() -> list[str]:
 
 
 def _builder(config: dict) -> Callable[[dict, Path], None]:
-    """A pipeline's config names its family, which knows how to build it; the rest are CLIPs."""
-    return families.get(config["family"]).build_tiny if "family" in config else _build_clip
+    """A pipeline's config names its family, which knows how to build it; a scorer's its loader."""
+    if "family" in config:
+        return families.get(config["family"]).build_tiny
+    return hf_clip.build_tiny if config.get("loader") in hf_clip.LOADERS else _build_clip
+
+
+def loader_of(model_id: str) -> str:
+    """How an offline scorer loads: "open_clip", or a transformers loader (see hf_clip.LOADERS)."""
+    return _read_config(model_id)[0].get("loader", "open_clip")
 
 
 def is_offline_model(model_id: str) -> bool:

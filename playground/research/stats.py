@@ -3,8 +3,8 @@
 Ratings are on the study's 0-4 scale (0 completely wrong ... 4 perfectly correct), for style and
 content, per category (the image style / modality). Per category: median and IQR; across
 categories: Kruskal-Wallis; between each pair: Kruskal-Wallis p-values (the published matrix) and
-Mann-Whitney U with Holm's correction; between raters: Krippendorff's alpha (ordinal); against
-automatic scores: Spearman's rho. `report` writes CSV tables, PNG plots and one HTML page.
+Mann-Whitney U with Holm's correction; between raters: Krippendorff's alpha (ordinal); between
+automatic judges and the experts, and between judges: Spearman's rho with a confidence interval. `report` writes CSV tables, PNG plots and one HTML page.
 
     playground stats report --out report        # the original study's ratings, shipped with the package
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,58 @@ def spearman(x, y) -> tuple[float, float]:
     """Spearman's rho and p between an automatic score and expert ratings."""
     result = scipy_stats.spearmanr(x, y, nan_policy="omit")
     return float(result.statistic), float(result.pvalue)
+
+
+def spearman_ci(x, y, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Spearman's rho, its confidence interval (Fisher z with Bonett and Wright's standard error,
+    sqrt((1 + rho^2 / 2) / (n - 3))) and the number of complete pairs; NaNs where n < 4."""
+    pairs = pd.DataFrame({"x": list(x), "y": list(y)}).dropna()
+    n = len(pairs)
+    if n < 4 or pairs["x"].nunique() < 2 or pairs["y"].nunique() < 2:
+        return math.nan, math.nan, math.nan, n
+    rho = float(scipy_stats.spearmanr(pairs["x"], pairs["y"]).statistic)
+    half = scipy_stats.norm.ppf(0.5 + level / 2) * math.sqrt((1 + rho**2 / 2) / (n - 3))
+    z = math.atanh(max(min(rho, 0.999999), -0.999999))
+    return rho, math.tanh(z - half), math.tanh(z + half), n
+
+
+def agreement(table: pd.DataFrame, judges: Sequence[str], experts: Sequence[str] = ASPECTS) -> pd.DataFrame:
+    """Spearman's rho with a 95% confidence interval for each judge against each expert rating,
+    and for each pair of judges: how far the automatic judges can stand in for the experts, and
+    for each other."""
+    pairs = [(j, e, "judge vs experts") for j in judges for e in experts]
+    pairs += [(a, b, "judge vs judge") for a, b in itertools.combinations(judges, 2)]
+    rows = []
+    for a, b, kind in pairs:
+        rho, low, high, n = spearman_ci(table[a], table[b])
+        rows.append({"a": a, "b": b, "kind": kind, "rho": rho, "ci_low": low, "ci_high": high, "n": n})
+    return pd.DataFrame(rows, columns=["a", "b", "kind", "rho", "ci_low", "ci_high", "n"])
+
+
+def agreement_plot(agreements: pd.DataFrame, out: Path) -> Path:
+    """A heat map of rho between every judge and expert rating (symmetric; diagonal 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys([*agreements["a"], *agreements["b"]]))
+    matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for row in agreements.itertuples():
+        matrix.loc[row.a, row.b] = matrix.loc[row.b, row.a] = row.rho
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 3, 1.0 * len(names) + 2))
+    image = ax.imshow(matrix.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+        ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_title("Agreement: Spearman's rho between judges and expert ratings")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    path = out / "agreement.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _plots(ratings: pd.DataFrame, summary: pd.DataFrame, matrices: dict[str, pd.DataFrame], out: Path) -> list[Path]:

@@ -183,18 +183,20 @@ class RatingSession:
             for aspect in stats.ASPECTS
         ], ignore_index=True)
 
-    def report(self) -> tuple[pd.DataFrame, Path, str]:
-        """Write the statistics of the ratings so far to `report/` in the run folder; return the
-        median/IQR table, the box plot and a sentence with the counts and each score's Spearman rho."""
+    def report(self) -> tuple[pd.DataFrame, Path, str, pd.DataFrame]:
+        """Write the statistics of the ratings so far to `report/` in the run folder, with the
+        judge-agreement table (agreement.csv) and heat map (agreement.png); return the median/IQR
+        table, the box plot, a sentence with the counts, and the agreement table."""
         table = self.ratings()
         if table.empty:
             raise PlaygroundError("No ratings yet in this run.")
         long = self.long_ratings(table)
-        files = stats.report(long, self.run_dir / "report")
-        rho = ", ".join(
-            f"{aspect} vs {column}: Spearman rho {r:.2f}" for aspect in stats.ASPECTS
-            for column in schema.scores(table) for r, _ in [stats.spearman(table[column], table[aspect])] if r == r
-        )
+        out = self.run_dir / "report"
+        files = stats.report(long, out)
+        agreement = stats.agreement(table, schema.scores(table))
+        agreement.to_csv(out / "agreement.csv", index=False)
+        stats.agreement_plot(agreement, out)
         boxplot = next(f for f in files if f.name == "boxplot.png")
-        note = f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {rho}"
-        return stats.summarize(long).round(2), boxplot, note
+        note = (f"{len(table)} ratings by {table['rater'].nunique()} rater(s); agreement of each judge with the "
+                "experts and with each other judge below (Spearman's rho, 95% CI).")
+        return stats.summarize(long).round(2), boxplot, note, agreement.round(3)

@@ -28,7 +28,7 @@ from ..datafiles import describe
 from ..errors import PlaygroundError
 from ..export import atomic, image_names, read_parameters, save_images, write_csv
 from ..templates import TemplateSet, load_templates
-from ..workflow import generate_and_evaluate
+from ..workflow import Judges, generate_and_evaluate
 
 
 def _configured(name: str) -> Any:
@@ -133,7 +133,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def run_unit(index: int, unit: Comparison, study: Study, out: Path, curated: Curated) -> None:
     """Generate, evaluate and save one unit: images first, then its part table."""
-    result = generate_and_evaluate(unit, study.scorer, study.medical_scorer, curated)
+    result = generate_and_evaluate(unit, Judges(study.scorer, study.medical_scorer), curated)
     paths = save_images(result.frame, result.images, out / "images", _prefix(index))
     frame = result.frame.assign(image_file=[p.name for p in paths])
     frame.insert(0, "unit", index)

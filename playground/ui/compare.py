@@ -26,7 +26,10 @@ from ..stores.library import prefer as prefer_row
 from ..restore import FREE, OFF, CompareRequest, column_of
 from ..startup import Runtime
 from ..templates import TemplateSet
-from ..workflow import compare_to_folder, mean_scores
+from ..judges.confusion import confusion_warnings
+from ..judges.domain import AUTO
+from ..scorer_registry import load_scorers
+from ..workflow import Judges, compare_to_folder, mean_scores
 from .common import on_gpu, text, user_errors
 
 NO_SCORER = "none"
@@ -278,11 +281,11 @@ def report(progress: gr.Progress, done: int, total: int, what: str | None = None
 def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> CompareInputs:
     """Lay out the Compare tab inside the current Blocks and wire its events."""
     template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
+    domain_choices = [AUTO, NO_SCORER, *load_scorers().offered(runtime.offline)]
 
     @on_gpu(lambda comparison, *_args, **_kwargs: comparison.gpu_seconds())
-    def _generate_on_device(comparison: Comparison, scorer: str, medical_scorer: str | None, progress_cb):
-        return compare_to_folder(comparison, scorer, progress=progress_cb, medical_scorer_id=medical_scorer,
-                                 curated=curated)
+    def _generate_on_device(comparison: Comparison, judges: Judges, progress_cb):
+        return compare_to_folder(comparison, judges, progress=progress_cb, curated=curated)
 
     @user_errors
     def generate(
@@ -290,7 +293,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
         settings: pd.DataFrame, images_per_cell: float, seed: float, width: float = 0, height: float = 0,
-        preset: pd.DataFrame | None = None, progress=gr.Progress(),
+        domain_scorer: str = AUTO, preset: pd.DataFrame | None = None, progress=gr.Progress(),
     ):
         """Generate the grid; model: up to 4 model ids; template_N is a template id, 'free' or 'off',
         prompt_N its prompt; settings: one row per guidance setting (left as the chosen model's
@@ -300,12 +303,17 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             raise PlaygroundError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
         if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
             raise PlaygroundError(f"Medical scorer {medical_scorer!r} is not offered here.")
+        if domain_scorer not in domain_choices:
+            raise PlaygroundError(f"Domain scorer {domain_scorer!r} is not offered here; choose one of: "
+                                  f"{', '.join(domain_choices)}.")
         comparison = build_comparison(
             subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height,
             use_presets=not is_edited(settings, preset),
         )
+        judges = Judges(scorer, None if medical_scorer == NO_SCORER else medical_scorer,
+                        None if domain_scorer == NO_SCORER else domain_scorer)
         saved = _generate_on_device(
-            comparison, scorer, None if medical_scorer == NO_SCORER else medical_scorer,
+            comparison, judges,
             lambda done, total, what=None: report(progress, done, total, what),
         )
         frame = saved.frame
@@ -340,6 +348,10 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         medical_scorer = gr.Dropdown(
             [NO_SCORER, *runtime.medical_scorers], value=runtime.medical_scorers[0], label="Medical CLIP scorer", scale=2
         )
+        domain_scorer = gr.Dropdown(
+            [("auto: by each image's modality", AUTO), *[(c, c) for c in domain_choices[1:]]], value=AUTO,
+            label="Domain CLIP scorer", scale=2, elem_id="domain-scorer",
+        )
     with gr.Row():
         example_buttons = [gr.Button(s, size="sm", elem_classes=["example-subject"]) for s in EXAMPLE_SUBJECTS]
     column_widgets: list[gr.components.Component] = []
@@ -370,6 +382,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     preset_rows = gr.State(default_rows)
     note_md = gr.Markdown(rows_note(runtime.models[:1], edited=False), elem_id="rows-note")
 
+    confusion_md = gr.Markdown(elem_id="confusion-warning")
     legend_md = gr.Markdown(elem_id="legend")
     gallery = gr.Gallery(label="Images (CLIP score under each)", columns=4, elem_id="grid", object_fit="contain")
     with gr.Row():
@@ -387,7 +400,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     result_state = gr.State()
 
     inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height,
-              preset_rows]
+              domain_scorer, preset_rows]
     outputs = [gallery, legend_md, plot, table, download, result_state]
     gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
@@ -418,7 +431,19 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     sync_inputs, sync_outputs = [subject, filled_for, *column_widgets], [*prompts, filled_for]
     # Generate first brings template prompts up to date with the subject (typing may still be in
     # flight), then generates with what the boxes show.
-    run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(generate, inputs, outputs, api_name="compare")
+    @user_errors
+    def warn(subject_value: str, scorer_id: str, *values: str) -> str:
+        """Before any image is drawn: prompts nearer a known confuser than their subject."""
+        if scorer_id not in runtime.scorers or not (subject_value or "").strip():
+            return ""  # generate says what is wrong
+        columns = [column_of(t, p, subject_value, templates) for t, p in zip(values[::2], values[1::2])]
+        found = confusion_warnings(subject_value, [c for c in columns if c], scorer_id, curated, templates)
+        return "\n".join(f"⚠ {text(w)}" for w in found)
+
+    warn_inputs = [subject, scorer, *column_widgets]
+    run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(
+        warn, warn_inputs, confusion_md, api_name="confusion_warnings"
+    ).then(generate, inputs, outputs, api_name="compare")
     subject.input(sync, sync_inputs, sync_outputs, api_name=False, trigger_mode="always_last")
     for choice, prompt in zip(column_widgets[::2], prompts):
         choice.change(
@@ -427,7 +452,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     for button, example in zip(example_buttons, EXAMPLE_SUBJECTS):
         button.click(lambda example=example: example, None, subject, api_name=False).then(
             sync, sync_inputs, sync_outputs, api_name=False
-        ).then(generate, inputs, outputs, api_name=False)
+        ).then(warn, warn_inputs, confusion_md, api_name=False).then(generate, inputs, outputs, api_name=False)
     return CompareInputs(
         subject, model, column_widgets, settings_table, preset_rows, images_per_cell, seed, width, height, filled_for,
         runtime, generate, inputs, outputs,

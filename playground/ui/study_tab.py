@@ -57,9 +57,9 @@ def build() -> None:
 
     @user_errors
     def statistics(run: str, seed: float) -> tuple:
-        summary, boxplot, note = _session(run, seed).report()
+        summary, boxplot, note, agreement = _session(run, seed).report()
         with Image.open(boxplot) as image:  # the run folder is not served; the picture goes by value
-            return summary, image.copy(), note
+            return summary, image.copy(), note, agreement
 
     with gr.Tab("Study", id="study") as tab:
         with gr.Row():
@@ -78,10 +78,12 @@ def build() -> None:
         stats_note = gr.Markdown(elem_id="study-stats-note")
         summary = gr.Dataframe(label="Median and IQR per category", interactive=False, elem_id="study-summary")
         boxplot = gr.Image(label="Ratings per category", type="pil")
+        agreement = gr.Dataframe(label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
+                                 "with each other judge", interactive=False, elem_id="study-agreement")
         current = gr.State()
 
     tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False)
     start_button.click(start, [run, seed, rater], [header, images, current], api_name="study_start")
     submit_button.click(submit, [run, seed, rater, current, style, content, best],
                         [header, images, current, style, content, best], api_name="study_rate")
-    stats_button.click(statistics, [run, seed], [summary, boxplot, stats_note], api_name="study_stats")
+    stats_button.click(statistics, [run, seed], [summary, boxplot, stats_note, agreement], api_name="study_stats")

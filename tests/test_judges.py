@@ -1,0 +1,89 @@
+"""The medical judges on their tiny stand-ins: domain CLIPs routed by modality (open_clip and
+transformers loaders), the confusion warning before generating, and the scorer registry."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from playground import Column, GuidanceSetting, HubUnreachableError, compare, load_scorer
+from playground.curated import load_curated
+from playground.engine.hf_clip import HfClip
+from playground.engine.models import ensure_built
+from playground.config import get_settings
+from playground.judges.confusion import confusion_warnings
+from playground.scorer_registry import load_scorers
+from playground.templates import load_templates
+
+HISTOLOGY_AND_XRAY = ["histopathology-short", "xray-short"]
+
+
+@pytest.fixture(scope="module")
+def cardiomegaly():
+    return compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=2)
+
+
+def test_each_image_gets_the_domain_scorer_of_its_modality(cardiomegaly):
+    frame = cardiomegaly.frame
+    scorers = frame.groupby("template_id")["domain_scorer"].agg(set).to_dict()
+    assert scorers == {"histopathology-short": {"tiny-offline-hf-clip"}, "xray-short": {"tiny-offline-medclip"}}
+    assert frame["domain_score"].between(0, 100).all() and frame["clip_prompt"].notna().all()
+
+
+def test_a_pinned_domain_scorer_scores_every_image():
+    frame = compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=1,
+                    domain_scorer_id="tiny-offline-medclip").frame
+    assert set(frame["domain_scorer"]) == {"tiny-offline-medclip"}
+    off = compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=1,
+                  domain_scorer_id=None).frame
+    assert "domain_score" not in off.columns
+
+
+def test_the_transformers_loader_scores_as_the_model_itself_computes():
+    from transformers import CLIPModel, CLIPProcessor
+
+    scorer = load_scorer("tiny-offline-hf-clip")
+    assert isinstance(scorer.model, HfClip)
+    image, text = Image.new("RGB", (64, 64), (180, 60, 120)), "an H&E image of cardiomegaly"
+    folder = ensure_built("tiny-offline-hf-clip", get_settings().models_dir)
+    model, processor = CLIPModel.from_pretrained(folder), CLIPProcessor.from_pretrained(folder)
+    with torch.no_grad():
+        inputs = processor(text=[text], images=[image], return_tensors="pt", padding=True)
+        image_features = model.get_image_features(pixel_values=inputs.pixel_values).pooler_output
+        text_features = model.get_text_features(input_ids=inputs.input_ids).pooler_output
+    cosine = torch.nn.functional.cosine_similarity(image_features, text_features).item()
+    assert scorer.scores([image], [text])[0] == pytest.approx(100 * max(cosine, 0), abs=1e-3)
+
+
+@pytest.mark.parametrize("scorer_id", ["vinid/plip", "hf-hub:wisdomik/QuiltNet-B-32"])
+def test_a_registered_hub_scorer_fails_fast_with_the_offline_hint_when_the_hub_is_down(
+    scorer_id, monkeypatch, silent_endpoint
+):
+    monkeypatch.setenv("HF_ENDPOINT", silent_endpoint)
+    monkeypatch.setenv("PLAYGROUND_HUB_TIMEOUT", "1")
+    began = time.perf_counter()
+    with pytest.raises(HubUnreachableError, match="PLAYGROUND_OFFLINE=1"):
+        load_scorer(scorer_id)
+    assert time.perf_counter() - began < 5
+
+
+def test_restricted_scorers_are_off_on_a_public_space_unless_allowed(monkeypatch):
+    registry = load_scorers()
+    assert registry.problems == ()
+    assert registry.route("illustration", offline=False, allow_restricted=True).startswith("hf-hub:microsoft/BiomedCLIP")
+    monkeypatch.setenv("SPACE_ID", "someone/playground")
+    assert registry.route("illustration", offline=False) is None
+    assert "vinid/plip" not in registry.offered(offline=False)
+    monkeypatch.setenv("PLAYGROUND_ALLOW_RESTRICTED", "1")
+    assert "vinid/plip" in registry.offered(offline=False)
+
+
+def test_a_prompt_nearer_a_confuser_than_its_subject_is_warned_with_a_rewording():
+    columns = [Column("a gravestone"), Column("Graves' disease", modality="photograph")]
+    warnings = confusion_warnings("Graves' disease", columns, "tiny-offline-clip", load_curated(), load_templates())
+    assert len(warnings) == 1 and warnings[0].startswith("Column 1's prompt reads closer to \"a gravestone\"")
+    assert "Try the detailed wording" in warnings[0]
+    assert confusion_warnings("melanoma", columns, "tiny-offline-clip", load_curated(), load_templates()) == []
