@@ -14,6 +14,7 @@ from .errors import PlaygroundError
 
 SHIPPED_DATA = Path(__file__).resolve().parent / "prompt_library"  # package data: the curated content
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
+DEFAULT_JUDGE = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"  # Apache-2.0; the checklist judge
 
 
 def _env_number(name: str, default: float, kind: type = int) -> float:
@@ -60,6 +61,7 @@ class Settings:
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
     preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
     allow_restricted: bool  # PLAYGROUND_ALLOW_RESTRICTED=1: non-commercial/gated scorers on a public Space
+    judge: str  # PLAYGROUND_JUDGE: the vision-language checklist judge offered first ("none": no judge by default)
 
     @property
     def model_is_local(self) -> bool:
@@ -149,4 +151,5 @@ def get_settings() -> Settings:
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
         preload=_env_flag("PLAYGROUND_PRELOAD"),
         allow_restricted=_env_flag("PLAYGROUND_ALLOW_RESTRICTED"),
+        judge=os.environ.get("PLAYGROUND_JUDGE", "").strip() or DEFAULT_JUDGE,
     )

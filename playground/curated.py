@@ -6,6 +6,7 @@ so a typo skips one entry and is reported with its file and line instead of stop
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,20 @@ class _Entry(BaseModel):
 
 
 class Criterion(_Entry):
-    """A yes/no check CLIP answers zero-shot by choosing between two statements."""
+    """A yes/no check: CLIP answers zero-shot by choosing between two statements, a
+    vision-language judge by answering the question."""
 
     id: str
     label: str
     modalities: tuple[str, ...]
     present: str
     absent: str
+    question: str
+    subjects: tuple[str, ...] = ()  # empty: every subject of the modalities
+
+    def applies_to(self, modality: str, subject: str) -> bool:
+        wanted = subject.strip().lower()
+        return modality in self.modalities and (not self.subjects or any(s.lower() == wanted for s in self.subjects))
 
 
 class Confusion(_Entry):
@@ -60,6 +68,13 @@ class ProbeStyle(_Entry):
     label: str
 
 
+class Finding(_Entry):
+    """A chest x-ray finding the proxy classifier knows, and the words a prompt names it by."""
+
+    finding: str  # the classifier's output name (torchxrayvision's pathology)
+    words: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Curated:
     """Everything curated, plus the problems met while loading it."""
@@ -68,15 +83,26 @@ class Curated:
     confusions: tuple[Confusion, ...]
     subjects: tuple[Subject, ...]
     styles: tuple[ProbeStyle, ...]
+    findings: tuple[Finding, ...] = ()
     problems: tuple[str, ...] = field(default=())
 
-    def criteria_for(self, modality: str) -> list[Criterion]:
-        return [c for c in self.criteria if modality in c.modalities]
+    def criteria_for(self, modality: str, subject: str = "") -> list[Criterion]:
+        """The criteria of an image of `modality` showing `subject` (subject-specific ones only
+        where the subject is theirs)."""
+        return [c for c in self.criteria if c.applies_to(modality, subject)]
 
     def confusers_of(self, subject: str) -> list[str]:
         """Labels a model is known to draw instead of `subject` (case-insensitive match)."""
         wanted = subject.strip().lower()
         return [label for c in self.confusions if c.subject.lower() == wanted for label in c.confusers]
+
+    def finding_in(self, text: str) -> str:
+        """The first finding `text` names (whole words, longest phrase first; no negation
+        handling: "no pleural effusion" names Effusion), or ''."""
+        words = sorted(((w, f.finding) for f in self.findings for w in f.words), key=lambda pair: -len(pair[0]))
+        spans = [(m.start(), finding) for word, finding in words
+                 for m in [re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE)] if m]
+        return min(spans)[1] if spans else ""
 
     def confusion(self, case_id: str) -> Confusion:
         for case in self.confusions:
@@ -86,16 +112,18 @@ class Curated:
 
 
 def load_curated(folder: Path | None = None, must_be_clean: bool = False) -> Curated:
-    """Load criteria.yaml, confusions.yaml, subjects.yaml and probe.yaml from `folder`
-    (default: PLAYGROUND_DATA)."""
+    """Load criteria.yaml, confusions.yaml, subjects.yaml, probe.yaml and findings.yaml from
+    `folder` (default: PLAYGROUND_DATA)."""
     folder = folder or get_settings().data_dir
     problems: list[str] = []
     loaded = {}
-    for name, model in (("criteria", Criterion), ("confusions", Confusion), ("subjects", Subject), ("probe", ProbeStyle)):
+    for name, model in (("criteria", Criterion), ("confusions", Confusion), ("subjects", Subject), ("probe", ProbeStyle),
+                        ("findings", Finding)):
         path = folder / f"{name}.yaml"
         entries, found = load_entries(path, model) if path.is_file() else ([], [f"{path}: missing."])
         loaded[name] = tuple(entries)
         problems += found
     if must_be_clean:
         strict(problems)
-    return Curated(loaded["criteria"], loaded["confusions"], loaded["subjects"], loaded["probe"], tuple(problems))
+    return Curated(loaded["criteria"], loaded["confusions"], loaded["subjects"], loaded["probe"], loaded["findings"],
+                   tuple(problems))

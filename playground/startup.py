@@ -14,6 +14,7 @@ from .config import Settings, get_settings
 from .model_registry import load_models
 from .stores.library import pull_from_hub
 from .engine.models import hub_problem
+from .engine.vlm import TINY_JUDGE_ID
 from .engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID, is_offline_model
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Runtime:
     scorers: tuple[str, ...]
     medical_scorers: tuple[str, ...]
     banner: str | None  # shown on top of the page when images come from random-weight models
+    judges: tuple[str, ...] = ()  # vision-language checklist judges offered (first = default)
 
     @property
     def offline(self) -> bool:
@@ -44,7 +46,8 @@ OFFLINE_BANNER = (
 def offline_runtime(reason: str) -> Runtime:
     """The tiny offline models of every family (tiny-offline first), and the banner saying why."""
     models = tuple(dict.fromkeys([TINY_PIPELINE_ID, *load_models().offline_models()]))
-    return Runtime(models, (TINY_SCORER_ID,), (TINY_MEDICAL_SCORER_ID,), OFFLINE_BANNER.format(reason=reason))
+    return Runtime(models, (TINY_SCORER_ID,), (TINY_MEDICAL_SCORER_ID,), OFFLINE_BANNER.format(reason=reason),
+                   (TINY_JUDGE_ID,))
 
 
 def detect_runtime(settings: Settings | None = None) -> Runtime:
@@ -63,6 +66,7 @@ def detect_runtime(settings: Settings | None = None) -> Runtime:
         scorers=tuple(dict.fromkeys([settings.scorer, TINY_SCORER_ID])),
         medical_scorers=tuple(dict.fromkeys([settings.medical_scorer, TINY_MEDICAL_SCORER_ID])),
         banner=None,
+        judges=() if settings.judge.lower() == "none" else (settings.judge,),
     )
 
 

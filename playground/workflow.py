@@ -23,7 +23,9 @@ from .engine.generate import ProgressFn, run
 from .engine.models import load_scorer
 from .export import save_images, write_zip
 from .judges.clip import add_clip_scores
-from .judges.criteria import add_criteria
+from .engine.vlm import load_judge
+from .judges.criteria import add_criteria, add_judge
+from .judges.finding import add_findings
 from .judges.domain import AUTO, add_domain_scores
 from .judges.probe import probe
 from .judges.rank import best_in_row, best_of_n
@@ -42,12 +44,15 @@ def new_run_folder(root: Path | None = None) -> Path:
 @dataclass(frozen=True)
 class Judges:
     """Which judges score a result. `scorer_id` is the general CLIP (the criteria and the probe
-    read its embeddings too); each other judge is off when None. `domain_scorer_id`: "auto" routes
-    each image to the domain CLIP of its modality (scorers.yaml), an id pins one for all."""
+    read its embeddings too); each other judge is off when None (or False). `domain_scorer_id`:
+    "auto" routes each image to the domain CLIP of its modality (scorers.yaml), an id pins one."""
 
     scorer_id: str
     medical_scorer_id: str | None = None
     domain_scorer_id: str | None = AUTO
+    judge_id: str | None = None  # the vision-language checklist judge
+    finding: bool = True  # the chest x-ray proxy classifier, on x-ray images whose prompt names a finding
+    best_by: str | None = None  # what best of N ranks by: "judge_score", "criteria_score" (default: the judge's)
 
     @classmethod
     def of(cls, judges: Judges | str) -> Judges:
@@ -69,11 +74,15 @@ def evaluate(result: ComparisonResult, judges: Judges | str, curated: Curated | 
     if judges.domain_scorer_id:
         frame = add_domain_scores(frame, result.images, judges.scorer_id, judges.domain_scorer_id)
     frame = add_criteria(frame, embeddings, scorer, curated)
+    if judges.judge_id:
+        frame = add_judge(frame, result.images, embeddings, scorer, load_judge(judges.judge_id), curated)
+    if judges.finding:
+        frame = add_findings(frame, result.images, curated, judges.scorer_id)
     frame["probe_top3"] = probe(embeddings, list(frame["subject"]), scorer, curated)
     not_images = frame["image_problem"] != ""
     for column in schema.judged(frame):
         frame.loc[not_images, column.name] = column.blank
-    frame["best_of_n"] = best_of_n(frame)
+    frame["best_of_n"] = best_of_n(frame, judges.best_by)
     frame["best_in_row"] = best_in_row(frame)
     return replace(result, frame=frame)
 
@@ -108,6 +117,7 @@ def compare(
     scorer_id: str | None = None,
     medical_scorer_id: str | None = None,
     domain_scorer_id: str | None = AUTO,
+    judge_id: str | None = None,
     folder: Path | None = None,
     save: bool = False,
     progress: ProgressFn | None = None,
@@ -124,6 +134,8 @@ def compare(
         scorer_id: the CLIP that scores; default PLAYGROUND_SCORER.
         medical_scorer_id: a second CLIP (e.g. BiomedCLIP) scoring beside the general one.
         domain_scorer_id: "auto" (the domain CLIP of each image's modality), a scorer id, or None.
+        judge_id: a vision-language model answering each checklist question (P(yes)), e.g.
+            "HuggingFaceTB/SmolVLM2-2.2B-Instruct" or "tiny-offline-vlm"; None: CLIP's checklist only.
         folder, save: with either, the PNGs and a ZIP are saved (to `folder`, or a new folder
             under PLAYGROUND_HOME/outputs) and `result.frame` gains `image_path`.
         **kwargs: further `Comparison` fields (base_seed, width, height).
@@ -135,7 +147,7 @@ def compare(
         >>> result.frame[["template_id", "guidance_scale", "seed", "clip_prompt", "criteria_score"]]
     """
     config = get_settings()
-    judges = Judges(scorer_id or config.scorer, medical_scorer_id, domain_scorer_id)
+    judges = Judges(scorer_id or config.scorer, medical_scorer_id, domain_scorer_id, judge_id)
     comparison = Comparison.from_templates(
         subject, template_ids, load_templates(), settings=settings, images_per_cell=images_per_cell,
         model_id=model_id or config.model, guidance_scorer_id=judges.scorer_id, **kwargs,

@@ -70,3 +70,18 @@ def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     page.locator("#rows-note").get_by_text(re.compile("tiny-offline-flux`?: CFG 3.5 · 10 steps")).wait_for(timeout=30_000)
     assert "tiny-offline:" not in page.locator("#rows-note").inner_text()
     assert settings_cells(page) == ["3.5", "10", "default", "0"]
+
+
+def test_judges_and_the_confusion_warning_show_in_compare(page, app_url):
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("Graves' disease")
+    page.get_by_label("Column 1 prompt (editable)").fill("a gravestone")
+    page.locator("#generate").click()
+    warning = page.locator("#confusion-warning")
+    warning.get_by_text(re.compile('closer to "a gravestone" than to "Graves\' disease"')).wait_for(timeout=60_000)
+    assert "Try the detailed wording" in warning.inner_text()
+    page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
+    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d.*domain \d.*judge \d"))
+    assert captions.count() == 8  # every image: its domain score and its judge's checklist score
+    results = page.locator("#results").inner_text()
+    assert "tiny-offline-hf-clip" in results and "→ judge" in results and "· CLIP" in results

@@ -12,8 +12,10 @@ from PIL import Image
 from playground import Column, GuidanceSetting, HubUnreachableError, compare, load_scorer
 from playground.curated import load_curated
 from playground.engine.hf_clip import HfClip
+from playground.engine.vlm import TINY_JUDGE_ID, load_judge
+from playground.engine.xray import RANDOM_ID
 from playground.engine.models import ensure_built
-from playground.config import get_settings
+from playground.config import DEFAULT_JUDGE, get_settings
 from playground.judges.confusion import confusion_warnings
 from playground.scorer_registry import load_scorers
 from playground.templates import load_templates
@@ -23,7 +25,8 @@ HISTOLOGY_AND_XRAY = ["histopathology-short", "xray-short"]
 
 @pytest.fixture(scope="module")
 def cardiomegaly():
-    return compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=2)
+    return compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=2,
+                   judge_id=TINY_JUDGE_ID)
 
 
 def test_each_image_gets_the_domain_scorer_of_its_modality(cardiomegaly):
@@ -31,6 +34,44 @@ def test_each_image_gets_the_domain_scorer_of_its_modality(cardiomegaly):
     scorers = frame.groupby("template_id")["domain_scorer"].agg(set).to_dict()
     assert scorers == {"histopathology-short": {"tiny-offline-hf-clip"}, "xray-short": {"tiny-offline-medclip"}}
     assert frame["domain_score"].between(0, 100).all() and frame["clip_prompt"].notna().all()
+
+
+def test_the_judge_answers_every_checklist_question_beside_clip(cardiomegaly):
+    frame, curated = cardiomegaly.frame, load_curated()
+    assert frame["judge_score"].between(0, 1).all() and set(frame["judge_id"]) == {TINY_JUDGE_ID}
+    for row in frame.itertuples():
+        questions = [c.question for c in curated.criteria_for(row.modality, row.subject)]
+        answers = row.judge_checklist.split(" | ")
+        assert [a.split(" → ")[0] for a in answers] == questions
+        p_yes = [float(a.split("judge ")[1].split(" ·")[0]) for a in answers]
+        assert all(0 <= p <= 1 for p in p_yes) and row.judge_score == pytest.approx(sum(p_yes) / len(p_yes), abs=0.01)
+    xray = frame[frame["modality"] == "x-ray"]
+    assert any("Is the heart shadow enlarged" in c for c in xray["judge_checklist"])  # the subject's own criterion
+
+
+def test_the_xray_images_get_the_probability_of_the_finding_their_prompt_names(cardiomegaly):
+    frame = cardiomegaly.frame
+    xray, histology = frame[frame["modality"] == "x-ray"], frame[frame["modality"] != "x-ray"]
+    assert set(xray["finding"]) == {"Cardiomegaly"} and xray["finding_score"].between(0, 1).all()
+    assert set(xray["finding_model"]) == {RANDOM_ID}
+    assert set(histology["finding"]) == {""} and histology["finding_score"].isna().all()
+
+
+def test_p_yes_is_the_softmax_of_the_yes_and_no_logits():
+    judge = load_judge(TINY_JUDGE_ID)
+    image, question = Image.new("RGB", (64, 64), (120, 30, 60)), "Is this a grayscale medical x-ray radiograph?"
+    prompt = judge.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}],
+        add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<end_of_utterance>\nAssistant:")
+    inputs = judge.processor(text=[prompt], images=[[image]], return_tensors="pt")
+    with torch.no_grad():
+        logits = judge.model(**inputs).logits[0, -1]
+    yes = judge.processor.tokenizer.encode(" Yes", add_special_tokens=False)[0]
+    no = judge.processor.tokenizer.encode(" No", add_special_tokens=False)[0]
+    expected = torch.softmax(torch.stack([logits[yes], logits[no]]), dim=0)[0].item()
+    answers = judge.p_yes([image, Image.new("RGB", (40, 64), "white")], [question, "Is this a photograph?"])
+    assert answers[0] == pytest.approx(expected, abs=1e-5)  # batched with another pair, as the judge runs
 
 
 def test_a_pinned_domain_scorer_scores_every_image():
@@ -58,15 +99,17 @@ def test_the_transformers_loader_scores_as_the_model_itself_computes():
     assert scorer.scores([image], [text])[0] == pytest.approx(100 * max(cosine, 0), abs=1e-3)
 
 
-@pytest.mark.parametrize("scorer_id", ["vinid/plip", "hf-hub:wisdomik/QuiltNet-B-32"])
-def test_a_registered_hub_scorer_fails_fast_with_the_offline_hint_when_the_hub_is_down(
-    scorer_id, monkeypatch, silent_endpoint
+@pytest.mark.parametrize(("load", "model_id"), [
+    (load_scorer, "vinid/plip"), (load_scorer, "hf-hub:wisdomik/QuiltNet-B-32"), (load_judge, DEFAULT_JUDGE),
+])
+def test_a_registered_hub_scorer_or_judge_fails_fast_with_the_offline_hint_when_the_hub_is_down(
+    load, model_id, monkeypatch, silent_endpoint
 ):
     monkeypatch.setenv("HF_ENDPOINT", silent_endpoint)
     monkeypatch.setenv("PLAYGROUND_HUB_TIMEOUT", "1")
     began = time.perf_counter()
     with pytest.raises(HubUnreachableError, match="PLAYGROUND_OFFLINE=1"):
-        load_scorer(scorer_id)
+        load(model_id)
     assert time.perf_counter() - began < 5
 
 

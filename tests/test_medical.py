@@ -131,7 +131,7 @@ def test_a_bad_criteria_entry_is_skipped_with_file_and_line(tmp_path):
     for name in ("confusions", "subjects", "probe"):
         (tmp_path / f"{name}.yaml").write_text("[]\n")
     (tmp_path / "criteria.yaml").write_text(
-        "- {id: a, label: A, modalities: [x], present: p, absent: q}\n- {id: b, label: B, modalities: [x]}\n"
+        "- {id: a, label: A, modalities: [x], present: p, absent: q, question: is it}\n- {id: b, label: B, modalities: [x]}\n"
     )
     curated = load_curated(tmp_path)
     assert [c.id for c in curated.criteria] == ["a"]

@@ -80,7 +80,7 @@ def hub_problem(timeout_s: float | None = None) -> str | None:
     return None
 
 
-def _check_hub_for(kind: str, model_id: str) -> None:
+def check_hub_for(kind: str, model_id: str) -> None:
     if get_settings().hub_offline:
         return  # from_pretrained reads the local cache only, and says so if the model is missing
     problem = hub_problem()
@@ -88,7 +88,7 @@ def _check_hub_for(kind: str, model_id: str) -> None:
         raise HubUnreachableError(f"Could not load {kind} '{model_id}': {problem}. {OFFLINE_HINT}")
 
 
-class _Cache:
+class Cache:
     """A small least-recently-used cache whose loads happen under one lock (no double loads)."""
 
     def __init__(self) -> None:
@@ -115,24 +115,31 @@ class _Cache:
             self._items.clear()
 
 
-_pipelines = _Cache()
-_scorers = _Cache()
+_pipelines = Cache()
+_scorers = Cache()
 
 
-def resolve_pipeline_source(model_id: str, on_download: DownloadFn | None = None) -> str:
-    """Where `from_pretrained` reads a model: an offline model's built folder, a local folder,
-    or the Hub id itself (after checking that the Hub answers). A Hub model not yet in the local
-    cache is downloaded first, its bytes reported to `on_download(done, total)`."""
-    if not model_id or not model_id.strip():
-        raise PlaygroundError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
+def source_of(model_id: str, kind: str) -> str:
+    """Where `from_pretrained` reads a `kind` ("model", "scorer", "judge"): an offline model's
+    built folder, a local folder, or the Hub id itself (after checking that the Hub answers)."""
     if is_offline_model(model_id):
         return str(ensure_built(model_id, get_settings().models_dir))
     if Path(model_id).is_dir():
         return model_id
-    _check_hub_for("model", model_id)
-    if on_download is not None and not get_settings().hub_offline and not download.is_cached(model_id):
-        return download.fetch(model_id, on_download)
+    check_hub_for(kind, model_id)
     return model_id
+
+
+def resolve_pipeline_source(model_id: str, on_download: DownloadFn | None = None) -> str:
+    """Where `from_pretrained` reads a pipeline (see `source_of`). A Hub model not yet in the
+    local cache is downloaded first, its bytes reported to `on_download(done, total)`."""
+    if not model_id or not model_id.strip():
+        raise PlaygroundError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
+    source = source_of(model_id, "model")
+    from_hub = source == model_id and not Path(model_id).is_dir() and not get_settings().hub_offline
+    if from_hub and on_download is not None and not download.is_cached(model_id):
+        return download.fetch(model_id, on_download)
+    return source
 
 
 def gpu_dtype(model_id: str, source: str) -> torch.dtype:
@@ -183,7 +190,7 @@ def _activate(pipe, device: torch.device) -> None:
 
 
 @contextmanager
-def _hub_errors_as_sentences(model_id: str) -> Iterator[None]:
+def hub_errors_as_sentences(model_id: str) -> Iterator[None]:
     """A gated or missing Hub repository, said in a sentence with what to do."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -226,7 +233,7 @@ def load_pipeline(model_id: str, device: str | None = None, on_download: Downloa
         from diffusers import AutoPipelineForText2Image
 
         options = {} if safety_checker else {"safety_checker": None, "requires_safety_checker": False}
-        with _hub_errors_as_sentences(model_id):
+        with hub_errors_as_sentences(model_id):
             source = resolve_pipeline_source(model_id, on_download)
             dtype = gpu_dtype(model_id, source) if torch_device.type == "cuda" else torch.float32
             pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
@@ -253,7 +260,7 @@ def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:
     if scorer_id.startswith("local-dir:"):
         return scorer_id, None
     if scorer_id.startswith("hf-hub:"):
-        _check_hub_for("scorer", scorer_id)
+        check_hub_for("scorer", scorer_id)
         return scorer_id, None
     arch, sep, tag = scorer_id.partition("/")
     if not sep or not arch or not tag:
@@ -262,7 +269,7 @@ def _open_clip_args(scorer_id: str) -> tuple[str, str | None]:
             f"'hf-hub:org/repo', 'local-dir:/path' or '{TINY_SCORER_ID}'."
         )
     if not Path(tag).is_file():
-        _check_hub_for("scorer", scorer_id)
+        check_hub_for("scorer", scorer_id)
     return arch, tag
 
 
@@ -303,15 +310,9 @@ def load_scorer(scorer_id: str, device: str | None = None) -> ClipScorer:
 
 
 def _load_transformers_scorer(scorer_id: str, loader: str, device: torch.device) -> ClipScorer:
-    if is_offline_model(scorer_id):
-        source = str(ensure_built(scorer_id, get_settings().models_dir))
-    elif Path(scorer_id).is_dir():
-        source = scorer_id
-    else:
-        _check_hub_for("scorer", scorer_id)
-        source = scorer_id
+    source = source_of(scorer_id, "scorer")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    with _hub_errors_as_sentences(scorer_id):
+    with hub_errors_as_sentences(scorer_id):
         model, preprocess, tokenizer = hf_clip.load(source, loader, device, dtype)
     model.requires_grad_(False)
     return ClipScorer(scorer_id, model, preprocess, tokenizer, device, dtype)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..errors import PlaygroundError
-from . import families, hf_clip
+from . import families, hf_clip, tiny_vlm
 
 CONFIG_DIR = Path(__file__).resolve().parent / "offline_configs"
 TINY_PIPELINE_ID = "tiny-offline"
@@ -70,9 +70,12 @@ def offline_ids() -> list[str]:
 
 
 def _builder(config: dict) -> Callable[[dict, Path], None]:
-    """A pipeline's config names its family, which knows how to build it; a scorer's its loader."""
+    """A pipeline's config names its family, which knows how to build it; a scorer's its loader;
+    the vision-language judge's its kind."""
     if "family" in config:
         return families.get(config["family"]).build_tiny
+    if config.get("kind") == "vlm":
+        return tiny_vlm.build
     return hf_clip.build_tiny if config.get("loader") in hf_clip.LOADERS else _build_clip
 
 

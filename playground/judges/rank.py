@@ -7,10 +7,12 @@ import pandas as pd
 from ..schema import PRIMARY_SCORE
 
 
-def best_of_n(frame: pd.DataFrame) -> pd.Series:
-    """True for the one image of each grid cell (row x column, N seeds) with the highest criteria
-    score; cells without criteria fall back to the primary CLIP score; unscored images never win."""
-    key = frame["criteria_score"].where(frame["criteria_score"].notna(), frame[PRIMARY_SCORE] / 100)
+def best_of_n(frame: pd.DataFrame, by: str | None = None) -> pd.Series:
+    """True for the one image of each grid cell (row x column, N seeds) with the highest checklist
+    score `by`: "judge_score" or "criteria_score" (default: the judge's when it answered, else
+    CLIP's); cells without criteria fall back to the primary CLIP score; unscored images never win."""
+    by = by or ("judge_score" if "judge_score" in frame else "criteria_score")
+    key = frame[by].where(frame[by].notna(), frame[PRIMARY_SCORE] / 100)
     best = key.dropna().groupby([frame["row"], frame["column"]]).idxmax()
     return pd.Series(frame.index.isin(best.values), index=frame.index)
 

@@ -28,6 +28,7 @@ from ..datafiles import describe
 from ..errors import PlaygroundError
 from ..export import atomic, image_names, read_parameters, save_images, write_csv
 from ..templates import TemplateSet, load_templates
+from ..judges.domain import AUTO
 from ..workflow import Judges, generate_and_evaluate
 
 
@@ -45,6 +46,8 @@ class Study(BaseModel):
     model: str = _configured("model")
     scorer: str = _configured("scorer")
     medical_scorer: str | None = None
+    domain_scorer: str | None = AUTO  # "auto": each image's domain CLIP by modality; an id pins one
+    judge: str | None = None  # a vision-language checklist judge (P(yes) per question)
     subjects: list[str] = Field(min_length=1)
     templates: list[str] = Field(min_length=1)
     settings: list[GuidanceSetting] = Field(min_length=1)
@@ -133,7 +136,8 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def run_unit(index: int, unit: Comparison, study: Study, out: Path, curated: Curated) -> None:
     """Generate, evaluate and save one unit: images first, then its part table."""
-    result = generate_and_evaluate(unit, Judges(study.scorer, study.medical_scorer), curated)
+    judges = Judges(study.scorer, study.medical_scorer, study.domain_scorer, study.judge)
+    result = generate_and_evaluate(unit, judges, curated)
     paths = save_images(result.frame, result.images, out / "images", _prefix(index))
     frame = result.frame.assign(image_file=[p.name for p in paths])
     frame.insert(0, "unit", index)

@@ -36,12 +36,14 @@ NO_SCORER = "none"
 SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]  # GuidanceSetting's fields
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
 EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
-TABLE_KEYS = ["column", "row", "model_id", "template_id", "setting", "seed"]  # then every judged column, then the marks
+TABLE_KEYS = ["column", "row", "model_id", "template_id", "setting", "seed"]
+WHO_JUDGED = ["domain_scorer", "judge_id", "finding", "finding_model"]  # which judge gave the scores beside them  # then every judged column, then the marks
 
 
 def results_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The Results table: where each image sits, every judge's verdict, the marks and the prompt."""
-    columns = [*TABLE_KEYS, *(c.name for c in schema.judged(frame)), *schema.of_step("rank"), "prompt"]
+    who = [name for name in WHO_JUDGED if name in frame]
+    columns = [*TABLE_KEYS, *(c.name for c in schema.judged(frame)), *who, *schema.of_step("rank"), "prompt"]
     return frame[columns].dropna(axis=1, how="all").round(2)
 
 
@@ -199,7 +201,13 @@ def details(row: pd.Series) -> str:
     if row["image_problem"]:
         return "\n".join([*lines, f"- ⚠ not scored: {text(row['image_problem'])}"])
     lines += [f"- {name}: {row[name]:.2f}" for name in schema.scores(row) if pd.notna(row[name])]
-    if row["criteria"]:
+    if row.get("finding"):
+        lines.append(f"- chest x-ray finding asked for: {text(row['finding'])}, probability {row['finding_score']:.2f} "
+                     f"({text(row['finding_model'])})")
+    if row.get("judge_checklist"):
+        lines.append(f"- checklist, answered by {text(row['judge_id'])} (P(yes)) and by CLIP:")
+        lines += [f"    - {text(item)}" for item in row["judge_checklist"].split(" | ")]
+    elif row["criteria"]:
         lines.append(f"- criteria {row['criteria_passed']}:")
         lines += [f"    - {text(item)}" for item in row["criteria"].split(" · ")]
     lines.append(f"- CLIP sees: {text(row['probe_top3'])}")
@@ -293,7 +301,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
         settings: pd.DataFrame, images_per_cell: float, seed: float, width: float = 0, height: float = 0,
-        domain_scorer: str = AUTO, preset: pd.DataFrame | None = None, progress=gr.Progress(),
+        domain_scorer: str = AUTO, judge: str = NO_SCORER, preset: pd.DataFrame | None = None, progress=gr.Progress(),
     ):
         """Generate the grid; model: up to 4 model ids; template_N is a template id, 'free' or 'off',
         prompt_N its prompt; settings: one row per guidance setting (left as the chosen model's
@@ -303,6 +311,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             raise PlaygroundError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
         if medical_scorer != NO_SCORER and medical_scorer not in runtime.medical_scorers:
             raise PlaygroundError(f"Medical scorer {medical_scorer!r} is not offered here.")
+        if judge != NO_SCORER and judge not in runtime.judges:
+            raise PlaygroundError(f"Judge {judge!r} is not offered here; choose one of: {', '.join(runtime.judges) or 'none'}.")
         if domain_scorer not in domain_choices:
             raise PlaygroundError(f"Domain scorer {domain_scorer!r} is not offered here; choose one of: "
                                   f"{', '.join(domain_choices)}.")
@@ -311,7 +321,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             use_presets=not is_edited(settings, preset),
         )
         judges = Judges(scorer, None if medical_scorer == NO_SCORER else medical_scorer,
-                        None if domain_scorer == NO_SCORER else domain_scorer)
+                        None if domain_scorer == NO_SCORER else domain_scorer, None if judge == NO_SCORER else judge)
         saved = _generate_on_device(
             comparison, judges,
             lambda done, total, what=None: report(progress, done, total, what),
@@ -352,6 +362,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             [("auto: by each image's modality", AUTO), *[(c, c) for c in domain_choices[1:]]], value=AUTO,
             label="Domain CLIP scorer", scale=2, elem_id="domain-scorer",
         )
+        judge = gr.Dropdown([*runtime.judges, NO_SCORER], value=(runtime.judges or (NO_SCORER,))[0],
+                            label="Checklist judge (vision-language model)", scale=2, elem_id="judge")
     with gr.Row():
         example_buttons = [gr.Button(s, size="sm", elem_classes=["example-subject"]) for s in EXAMPLE_SUBJECTS]
     column_widgets: list[gr.components.Component] = []
@@ -400,7 +412,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     result_state = gr.State()
 
     inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height,
-              domain_scorer, preset_rows]
+              domain_scorer, judge, preset_rows]
     outputs = [gallery, legend_md, plot, table, download, result_state]
     gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
@@ -438,7 +450,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             return ""  # generate says what is wrong
         columns = [column_of(t, p, subject_value, templates) for t, p in zip(values[::2], values[1::2])]
         found = confusion_warnings(subject_value, [c for c in columns if c], scorer_id, curated, templates)
-        return "\n".join(f"⚠ {text(w)}" for w in found)
+        return "\n".join(f"- ⚠ {text(w)}" for w in found)
 
     warn_inputs = [subject, scorer, *column_widgets]
     run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(
