@@ -19,6 +19,7 @@ first image), and CLIP guidance's cost per step. Writes bench/RESULTS.md with th
     python bench/compare.py --only tiny
     python bench/compare.py --families # each family's tiny model and SDXL-size random weights,
                                        # in each model's GPU dtype (fp32 on a CPU); a GPU run
+    python bench/compare.py --judges   # each judge's cost per image beside generation's
 """
 
 from __future__ import annotations
@@ -314,6 +315,47 @@ def families_report(steps: int) -> str:
     return "\n".join(lines)
 
 
+JUDGE_IMAGES = 4
+
+
+def judge_costs() -> str:
+    """Seconds per image of each judge, beside one image's generation at SD 1.x size (512 px,
+    20 steps, extrapolated from a measured step): which judges stay within 25% of generating."""
+    from PIL import Image
+
+    from playground.curated import load_curated
+    from playground.engine.vlm import TINY_JUDGE_ID, load_judge
+    from playground.engine.xray import finding_probabilities, load_classifier
+
+    images = [Image.new("RGB", (512, 512), (40 * i, 90, 160)) for i in range(JUDGE_IMAGES)]
+    questions = [c.question for c in load_curated().criteria_for("x-ray", "cardiomegaly")]
+    clip = load_scorer(REAL_SIZE_SCORER_ID)
+    domain = load_scorer("tiny-offline-hf-clip")
+    judge = load_judge(TINY_JUDGE_ID)
+    _, xray = load_classifier(offline=True)
+    costs = {
+        f"general CLIP ({REAL_SIZE_SCORER_ID}, ViT-B/32 size)": lambda: clip.scores(images, ["a chest x-ray"] * len(images)),
+        "domain CLIP (tiny-offline-hf-clip, toy size)": lambda: domain.scores(images, ["a chest x-ray"] * len(images)),
+        f"checklist judge ({TINY_JUDGE_ID}, toy size; {len(questions)} questions)":
+            lambda: judge.p_yes([im for im in images for _ in questions], questions * len(images)),
+        "x-ray classifier (DenseNet-121, real size)": lambda: finding_probabilities(xray, images),
+    }
+    per_image = {}
+    for name, cost in costs.items():
+        cost()  # warm
+        began = time.perf_counter()
+        cost()
+        per_image[name] = (time.perf_counter() - began) / len(images)
+    step = family_timing(REAL_SIZE_PIPELINE_ID, 1, 512)["per_image_step"]
+    generation = 20 * step
+    lines = [f"Generation: {REAL_SIZE_PIPELINE_ID} at 512 px, {step:.2f} s per image-step (measured, 4 images in one "
+             f"batch), so {generation:.1f} s per image at 20 steps.", "",
+             "| judge | s per image | share of generation (20 steps) | within 25% |", "|---|---|---|---|"]
+    lines += [f"| {name} | {seconds:.3f} | {seconds / generation:.1%} | {'yes' if seconds <= 0.25 * generation else 'no'} |"
+              for name, seconds in per_image.items()]
+    return "\n".join(lines)
+
+
 def write_section(path: Path, title: str, body: str) -> None:
     """Replace (or add) the section `## title` of the results file, keeping the others."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
@@ -331,7 +373,16 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--families", action="store_true", help="time each model family instead")
     parser.add_argument("--steps", type=int, default=10, help="denoising steps per image with --families")
+    parser.add_argument("--judges", action="store_true", help="time each judge per image beside generation")
     args = parser.parse_args()
+    if args.judges:
+        table = judge_costs()
+        print(table)
+        write_section(args.output, "Judges' cost", f"Written by `python bench/compare.py --judges` at commit "
+                      f"{commit_id()} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\nMachine: {machine()}."
+                      f"\n\nWork: {JUDGE_IMAGES} images of 512 x 512 px through each judge (after a warm-up "
+                      "run), per image; the checklist judge answers the x-ray checklist of cardiomegaly.\n\n" + table)
+        return
     if args.families:
         table = families_report(args.steps)
         print(table)

@@ -32,3 +32,4 @@ def test_rate_blind_then_read_the_medians(page, app_url, quick_run):  # noqa: F8
     assert "median" in summary and ("microscopy" in summary or "histopathology" in summary)
     agreement = page.locator("#study-agreement").inner_text()
     assert "judge vs experts" in agreement and "judge vs judge" in agreement and "clip_prompt" in agreement
+    assert page.locator("#study-agreement-plot img").count() == 1

@@ -58,17 +58,11 @@ class VisionJudge:
 
     @torch.no_grad()
     def next_token_logits(self, inputs) -> torch.Tensor:
-        """Logits (pairs, vocab) of the token after each prompt. Positions count real tokens only,
-        as `generate` does, so a left-padded pair sees the positions it would see alone."""
-        mask = inputs["attention_mask"]
-        device = self.model.device
-        outputs = self.model(
-            input_ids=inputs["input_ids"].to(device), attention_mask=mask.to(device),
-            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0).to(device),
-            pixel_values=inputs["pixel_values"].to(device, self.model.dtype),
-            pixel_attention_mask=inputs["pixel_attention_mask"].to(device), use_cache=False, logits_to_keep=1,
-        )
-        return outputs.logits[:, -1, :].float()
+        """Logits (pairs, vocab) of the token after each (left-padded) prompt. Every processor
+        output goes to the model as it is (SmolVLM's pixel mask, Qwen-VL's image grid, ...)."""
+        device, dtype = self.model.device, self.model.dtype
+        batch = {k: v.to(device, dtype) if k == "pixel_values" else v.to(device) for k, v in inputs.items()}
+        return self.model(**batch, use_cache=False, logits_to_keep=1).logits[:, -1, :].float()
 
     def p_yes(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[float]:
         """P(yes) for each pair (images[i], questions[i]), in batches."""

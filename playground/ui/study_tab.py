@@ -58,8 +58,8 @@ def build() -> None:
     @user_errors
     def statistics(run: str, seed: float) -> tuple:
         summary, boxplot, note, agreement = _session(run, seed).report()
-        with Image.open(boxplot) as image:  # the run folder is not served; the picture goes by value
-            return summary, image.copy(), note, agreement
+        with Image.open(boxplot) as image, Image.open(boxplot.with_name("agreement.png")) as heatmap:
+            return summary, image.copy(), note, agreement, heatmap.copy()  # the run folder is not served
 
     with gr.Tab("Study", id="study") as tab:
         with gr.Row():
@@ -80,10 +80,12 @@ def build() -> None:
         boxplot = gr.Image(label="Ratings per category", type="pil")
         agreement = gr.Dataframe(label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
                                  "with each other judge", interactive=False, elem_id="study-agreement")
+        agreement_plot = gr.Image(label="Judge agreement (Spearman's rho)", type="pil", elem_id="study-agreement-plot")
         current = gr.State()
 
     tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False)
     start_button.click(start, [run, seed, rater], [header, images, current], api_name="study_start")
     submit_button.click(submit, [run, seed, rater, current, style, content, best],
                         [header, images, current, style, content, best], api_name="study_rate")
-    stats_button.click(statistics, [run, seed], [summary, boxplot, stats_note, agreement], api_name="study_stats")
+    stats_button.click(statistics, [run, seed], [summary, boxplot, stats_note, agreement, agreement_plot],
+                       api_name="study_stats")
