@@ -351,7 +351,7 @@ def judge_costs() -> str:
     lines = [f"Generation: {REAL_SIZE_PIPELINE_ID} at 512 px, {step:.2f} s per image-step (measured, 4 images in one "
              f"batch), so {generation:.1f} s per image at 20 steps.", "",
              "| judge | s per image | share of generation (20 steps) | within 25% |", "|---|---|---|---|"]
-    lines += [f"| {name} | {seconds:.3f} | {seconds / generation:.1%} | {'yes' if seconds <= 0.25 * generation else 'no'} |"
+    lines += [f"| {name} | {seconds:.3f} | {seconds / generation:.2%} | {'yes' if seconds <= 0.25 * generation else 'no'} |"
               for name, seconds in per_image.items()]
     return "\n".join(lines)
 
