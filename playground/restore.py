@@ -1,22 +1,25 @@
 """What the Compare tab can be filled with, as one value: a library record, a confusion case, ...
 
-A `CompareRequest` holds every input of the tab by name. The library, the Educators tab (and
-later a dropped PNG) build one here, without Gradio; the tab turns it into widget values in one
+A `CompareRequest` holds every input of the tab by name. The library, the Educators tab and a
+dropped PNG (the playground's own or AUTOMATIC1111's) build one here, without Gradio; the tab turns it into widget values in one
 keyword method (`ui.compare.CompareInputs.restore`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import model_registry
 from .comparison import Column, GuidanceSetting, cell_negative_prompt, model_preset
 from .curated import Confusion
 from .engine import schedulers
+from .errors import PlaygroundError
+from .export import parse_parameters
 from .templates import TemplateSet
 
 FREE = "free"  # a column whose prompt is typed, not filled from a template
+REPRODUCE_STEPS = 20  # A1111's default, for a PNG that does not say
 OFF = "off"  # an unused column
 CLIP_GUIDANCE = 100.0
 
@@ -61,6 +64,46 @@ def from_record(record: Mapping, templates: TemplateSet) -> CompareRequest:
         record["subject"], ((template_id, record["prompt"]),), (setting,), record["model_id"], 1, int(record["seed"]),
         int(record["width"]), int(record["height"]), label=f"record #{record.get('id', '?')}",
     )
+
+
+def from_parameters(text: str, templates: TemplateSet, offered: Sequence[str]) -> CompareRequest:
+    """The request that redraws a PNG's image from its ``parameters`` text: one the playground
+    wrote, or AUTOMATIC1111's PNG Info (prompt, negative prompt, steps, sampler, CFG, seed, size,
+    model). A model not offered here (A1111 names a checkpoint file) leaves the page's model."""
+    found = parse_parameters(text)
+    if not found["prompt"].strip():
+        raise PlaygroundError("This PNG carries no generation parameters (no prompt in its 'parameters' text).")
+    width, _, height = str(found.get("Size", "0x0")).partition("x")
+    sampler = found.get("Sampler", schedulers.DEFAULT)
+    if found.get("Schedule type") == "Karras" and f"{sampler} Karras" in schedulers.names():
+        sampler = f"{sampler} Karras"  # newer A1111 writes the schedule on its own
+    model = found.get("Model", "")
+    record = {
+        "subject": found.get("Subject") or found["prompt"], "prompt": found["prompt"],
+        "negative_prompt": found["negative_prompt"], "template_id": found.get("Template", FREE),
+        "scheduler": sampler, "steps": _whole(found.get("Steps", REPRODUCE_STEPS), "Steps"),
+        "guidance_scale": _number(found.get("CFG scale", 7.5), "CFG scale"),
+        "clip_guidance_scale": _number(found.get("CLIP guidance", 0), "CLIP guidance"),
+        "seed": _whole(found.get("Seed", 0), "Seed"), "width": _whole(width or 0, "Size"),
+        "height": _whole(height or 0, "Size"), "model_id": model if model in offered else None, "id": "from a PNG",
+    }
+    request = from_record(record, templates)
+    return replace(request, label="the dropped PNG" + (f" (made with {model!r}, not offered here)" if model and
+                                                         model not in offered else ""))
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise PlaygroundError(f"The PNG's {name} is not a number: {value!r}.") from None
+
+
+def _whole(value: str, name: str) -> int:
+    number = _number(value, name)
+    if number != int(number):
+        raise PlaygroundError(f"The PNG's {name} is not a whole number: {value!r}.")
+    return int(number)
 
 
 def from_confusion(case: Confusion, templates: TemplateSet, model_id: str) -> CompareRequest:

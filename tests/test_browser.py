@@ -85,3 +85,17 @@ def test_judges_and_the_confusion_warning_show_in_compare(page, app_url):
     assert captions.count() == 8  # every image: its domain score and its judge's checklist score
     results = page.locator("#results").inner_text()
     assert "tiny-offline-hf-clip" in results and "→ judge" in results and "· CLIP" in results
+
+
+def test_dropping_a_png_the_app_wrote_restores_its_settings(page, app_url, tmp_path):
+    from playground import GuidanceSetting, compare
+
+    saved = compare("psoriasis", ["photo-detailed"], [GuidanceSetting(6.5, 3, "Euler a")], images_per_cell=1,
+                    base_seed=41, folder=tmp_path / "grid")
+    png = saved.frame["image_path"][0]
+    page.goto(app_url)
+    page.locator("#restore-png input[type=file]").set_input_files(png)
+    page.locator("#restore-status").get_by_text("Restored from").wait_for(timeout=30_000)
+    assert page.locator("#subject textarea").input_value() == "psoriasis"
+    assert settings_cells(page)[:3] == ["6.5", "3", "Euler a"]
+    assert page.locator("input[aria-label='Base seed']").input_value() == "41"

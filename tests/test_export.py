@@ -3,6 +3,7 @@
 import zipfile
 
 import pandas as pd
+import pytest
 from PIL import Image
 
 from playground.export import a1111_parameters, escape_formulas, parse_parameters, read_parameters, save_png, write_zip
@@ -49,3 +50,21 @@ def test_zip_holds_every_image_and_one_csv_row_each(tmp_path):
 def test_formula_escaping_leaves_numbers_and_plain_text_alone():
     frame = escape_formulas(pd.DataFrame({"a": ["-x", "@y", "\tz", "fine"], "n": [-1, 2, 3, 4]}))
     assert frame["a"].tolist() == ["'-x", "'@y", "'\tz", "fine"] and frame["n"].tolist() == [-1, 2, 3, 4]
+
+
+def test_an_automatic1111_png_info_text_restores_a_compare_request():
+    from playground.comparison import GuidanceSetting
+    from playground.errors import PlaygroundError
+    from playground.restore import FREE, from_parameters
+    from playground.templates import load_templates
+
+    text = ("a dermoscopic photo of a melanoma, sharp\nNegative prompt: blurry, cartoon\n"
+            "Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 512x768, "
+            "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.9.4")
+    request = from_parameters(text, load_templates(), offered=["tiny-offline"])
+    assert request.columns == ((FREE, "a dermoscopic photo of a melanoma, sharp"),)
+    assert request.settings == (GuidanceSetting(6.5, 25, "DPM++ 2M Karras", "blurry, cartoon", 0.0),)
+    assert (request.seed, request.width, request.height, request.model) == (1234, 512, 768, None)
+    assert "'v1-5-pruned-emaonly', not offered here" in request.label
+    with pytest.raises(PlaygroundError, match="not a whole number"):
+        from_parameters(text.replace("Seed: 1234", "Seed: 12.5"), load_templates(), offered=[])

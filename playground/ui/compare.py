@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -23,7 +24,8 @@ from ..curated import Curated
 from ..engine import schedulers
 from ..errors import PlaygroundError
 from ..stores.library import prefer as prefer_row
-from ..restore import FREE, OFF, CompareRequest, column_of
+from ..export import read_parameters
+from ..restore import FREE, OFF, CompareRequest, column_of, from_parameters
 from ..startup import Runtime
 from ..templates import TemplateSet
 from ..judges.confusion import confusion_warnings
@@ -391,6 +393,9 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
                 width = gr.Number(value=0, precision=0, label="Width (0 = model's)", min_width=80)
                 height = gr.Number(value=0, precision=0, label="Height (0 = model's)", min_width=80)
             run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+            png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=90,
+                          elem_id="restore-png")
+            png_status = gr.Markdown(elem_id="restore-status")
     preset_rows = gr.State(default_rows)
     note_md = gr.Markdown(rows_note(runtime.models[:1], edited=False), elem_id="rows-note")
 
@@ -465,7 +470,23 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         button.click(lambda example=example: example, None, subject, api_name=False).then(
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(warn, warn_inputs, confusion_md, api_name=False).then(generate, inputs, outputs, api_name=False)
-    return CompareInputs(
+    compare_inputs = CompareInputs(
         subject, model, column_widgets, settings_table, preset_rows, images_per_cell, seed, width, height, filled_for,
         runtime, generate, inputs, outputs,
     )
+
+    @user_errors
+    def restore_png(path: str | None) -> dict:
+        """A dropped PNG's settings fill the tab (the playground's own PNGs, or AUTOMATIC1111's)."""
+        if not path:
+            return {}
+        try:
+            parameters = read_parameters(Path(path))
+        except (KeyError, OSError, SyntaxError):
+            raise PlaygroundError("This file is not a PNG with generation parameters (an image saved by the "
+                                  "playground or by AUTOMATIC1111 carries them).") from None
+        request = from_parameters(parameters, templates, runtime.models)
+        return {**compare_inputs.restore(request), png_status: f"Restored from {text(request.label)}."}
+
+    png.upload(restore_png, png, [*compare_inputs.components(), png_status], api_name="restore_png")
+    return compare_inputs
