@@ -61,6 +61,7 @@ class Settings:
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
     preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
     allow_restricted: bool  # PLAYGROUND_ALLOW_RESTRICTED=1: non-commercial/gated scorers on a public Space
+    image_cache_mb: int  # PLAYGROUND_IMAGE_CACHE_MB: disk cache of generated images (LRU; 0: off)
     judge: str  # PLAYGROUND_JUDGE: the vision-language checklist judge offered first ("none": no judge by default)
 
     @property
@@ -151,5 +152,6 @@ def get_settings() -> Settings:
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
         preload=_env_flag("PLAYGROUND_PRELOAD"),
         allow_restricted=_env_flag("PLAYGROUND_ALLOW_RESTRICTED"),
+        image_cache_mb=_env_number("PLAYGROUND_IMAGE_CACHE_MB", 2048),
         judge=os.environ.get("PLAYGROUND_JUDGE", "").strip() or DEFAULT_JUDGE,
     )

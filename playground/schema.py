@@ -69,6 +69,7 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("width", "image width in pixels", "int", "generate"),
     ResultColumn("height", "image height in pixels", "int", "generate"),
     ResultColumn("seconds", "wall time of the image's batch divided by its size", "float", "generate"),
+    ResultColumn("from_cache", "True when the image came from the disk cache of generated images (same inputs as before)", "bool", "generate"),
     ResultColumn("prompt_ignored", "the end of a prompt longer than the model's longest-reading text encoder takes (77 tokens for CLIP), else ''", "str", "generate"),
     ResultColumn("negative_ignored", "a template's negative prompt the model did not use (its row runs without classifier-free guidance, or the model takes none), else ''", "str", "generate"),
     ResultColumn("image_problem", "'' for a real image, else why it is not one (black/NaN image, safety checker flag)", "str", "generate"),

@@ -31,6 +31,7 @@ def playground_home(tmp_path_factory) -> Iterator[Path]:
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.setenv("PLAYGROUND_MODEL", "tiny-offline")  # compare()'s defaults come from config
         mp.setenv("PLAYGROUND_SCORER", "tiny-offline-clip")
+        mp.setenv("PLAYGROUND_IMAGE_CACHE_MB", "0")  # tests that count denoising draw every image; cache tests turn it on
         mp.delenv("PLAYGROUND_DATA", raising=False)
         yield home
 

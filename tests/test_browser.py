@@ -99,3 +99,19 @@ def test_dropping_a_png_the_app_wrote_restores_its_settings(page, app_url, tmp_p
     assert page.locator("#subject textarea").input_value() == "psoriasis"
     assert settings_cells(page)[:3] == ["6.5", "3", "Euler a"]
     assert page.locator("input[aria-label='Base seed']").input_value() == "41"
+
+
+def test_after_editing_one_column_the_other_cells_are_marked_cached(page, app_url, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_IMAGE_CACHE_MB", "64")  # the app runs in this process
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("eczema")
+    page.locator("#generate").click()
+    grid = page.locator("#grid")
+    grid.get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
+    page.get_by_label("Column 2 prompt (editable)").fill("An H&E image of eczema, in a new wording")
+    page.locator("#generate").click()
+    page.locator("#legend").get_by_text(re.compile("in a new wording")).wait_for(timeout=120_000)
+    captions = grid.get_by_text(re.compile(r"^CLIP \d")).all_inner_texts()
+    first, second = [c for c in captions if " c1 " in c], [c for c in captions if " c2 " in c]
+    assert len(first) == len(second) == 4
+    assert all(c.endswith("· cached") for c in first) and not any("cached" in c for c in second)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from diffusers import AutoPipelineForText2Image
@@ -23,6 +23,7 @@ from ..config import get_settings
 from ..errors import PlaygroundError
 from . import families, schedulers
 from .guidance import ClipGuidance
+from .image_cache import ImageCache, cache_key
 from .models import load_pipeline, load_scorer
 
 ProgressFn = Callable[..., None]  # progress(done, total) in image-steps; progress(bytes, total, what) downloading
@@ -89,6 +90,11 @@ class _StepCounter:
 
         return on_step_end
 
+    def advance(self, image_steps: int) -> None:
+        """Count work that needs no denoising (images from the cache)."""
+        if image_steps:
+            self._report(self.done + image_steps)
+
     def finish_batch(self) -> None:
         self._report(self._batch_end)  # schedulers with extra internal steps still land exactly
 
@@ -138,6 +144,7 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
     counter = _StepCounter(sum(s.steps for _, s in comparison.rows) * n_cells, progress)
     rows: list[dict] = []
     images: list[Image.Image] = []
+    cache = ImageCache.configured()
     for model_id in comparison.models:
         # 2. Load the pipeline once (cached across requests); refuse what this model cannot honour
         model = _Model.load(model_id, comparison, progress)
@@ -146,9 +153,11 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
             setting.check_for(model.honours, f"Row {number}")
         # 3. Denoise its rows; each distinct text is encoded once, shared by all of them
         for setting in settings:
-            drawn, row_images = _draw_row(comparison, model, setting, len(rows) // n_cells, counter)
+            drawn, row_images = _draw_row(comparison, model, setting, len(rows) // n_cells, counter, cache)
             rows += drawn
             images += row_images
+    if cache:
+        cache.evict()
     return ComparisonResult(schema.new_frame(rows), images)
 
 
@@ -165,6 +174,16 @@ class _Model:
     encoder: _PromptEncoder
     width: int | None
     height: int | None
+
+    def image_key(self, comparison: Comparison, setting: GuidanceSetting, prompt: str, negative: str, seed: int) -> str:
+        """The cache key of one image: every input that determines it."""
+        guided_by = comparison.guidance_scorer_id if setting.clip_guidance_scale else ""
+        return cache_key(
+            model=self.model_id, revision=getattr(self.pipe, "playground_revision", ""), device=self.pipe.device.type,
+            dtype=str(self.pipe.dtype), prompt=prompt, negative=negative, guidance=float(setting.guidance_scale),
+            steps=setting.steps, scheduler=setting.scheduler, clip_guidance=float(setting.clip_guidance_scale),
+            guided_by=guided_by, seed=seed, width=self.width, height=self.height,
+        )
 
     @classmethod
     def load(cls, model_id: str, comparison: Comparison, progress: ProgressFn | None) -> _Model:
@@ -183,39 +202,89 @@ def _download_reporter(model_id: str, progress: ProgressFn | None) -> Callable[[
     return lambda done, total: progress(done, total, f"Downloading {model_id} (its first use)")
 
 
+class Drawn(NamedTuple):
+    """One image of a row and how it came: seconds of its batch per image, from the cache or not,
+    flagged by the safety checker or not."""
+
+    image: Image.Image
+    seconds: float
+    from_cache: bool
+    flagged: bool = False
+
+
 def _draw_row(
     comparison: Comparison, model: _Model, setting: GuidanceSetting, row_index: int, counter: _StepCounter,
+    cache: ImageCache | None,
 ) -> tuple[list[dict], list[Image.Image]]:
-    """Every image of one grid row: one pipeline view with its own fresh scheduler, batches of
-    at most PLAYGROUND_MAX_BATCH images sharing the row's settings."""
+    """Every image of one grid row: cached images as they are, the others drawn through one
+    pipeline view with its own fresh scheduler, in batches of at most PLAYGROUND_MAX_BATCH."""
+    jobs = [(c, seed) for c in range(len(comparison.columns)) for seed in comparison.seeds]
+    with_negative = setting.negative_honoured(model.honours)
+    wanted = [cell_negative_prompt(comparison.columns[c], setting) for c, _ in jobs]
+    pairs = [(comparison.columns[c].prompt, n if with_negative else "") for (c, _), n in zip(jobs, wanted)]
+    keys = [model.image_key(comparison, setting, prompt, negative, seed) for (prompt, negative), (_, seed) in zip(pairs, jobs)]
+    drawn: dict[int, Drawn] = {}
+    for i, key in enumerate(keys):
+        image = cache.get(key) if cache else None
+        if image is not None:
+            drawn[i] = Drawn(image, 0.0, from_cache=True)
+    counter.advance(len(drawn) * setting.steps)
+    sampler = _draw(comparison, model, setting, [i for i in range(len(jobs)) if i not in drawn], jobs, pairs, drawn,
+                    counter)
+    rows: list[dict] = []
+    images: list[Image.Image] = []
+    for i, ((c, seed), (prompt, negative)) in enumerate(zip(jobs, pairs)):
+        image, seconds, from_cache, flagged = drawn[i]
+        problem = image_problem(image, flagged)
+        if cache and not from_cache and not problem:
+            cache.put(keys[i], image)
+        column = comparison.columns[c]
+        rows.append({
+            "subject": comparison.subject.strip(), "column": c, "row": row_index,
+            "template_id": column.template_id, "modality": column.modality, "prompt": prompt, "negative_prompt": negative,
+            "setting": setting.label, "setting_key": setting.key,
+            "setting_negative_prompt": setting.negative_prompt, "model_id": model.model_id,
+            "scheduler": sampler or schedulers.label(schedulers.make(setting.scheduler, model.pipe.scheduler)),
+            "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
+            "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
+            "width": image.width, "height": image.height, "seconds": seconds, "from_cache": from_cache,
+            "prompt_ignored": model.encoder.ignored_text(prompt), "negative_ignored": "" if with_negative else wanted[i],
+            "image_problem": problem,
+        })
+        images.append(image)
+    return rows, images
+
+
+def _draw(
+    comparison: Comparison, model: _Model, setting: GuidanceSetting, todo: list[int], jobs: list[tuple[int, int]],
+    pairs: list[tuple[str, str]], drawn: dict[int, Drawn], counter: _StepCounter,
+) -> str:
+    """Denoise and decode the jobs `todo` of one row in batches into `drawn`; the sampler's name."""
+    if not todo:
+        return ""
     max_batch = max(1, get_settings().max_batch)
     pipe = model.pipe
     row_pipe = AutoPipelineForText2Image.from_pipe(pipe, scheduler=schedulers.make(setting.scheduler, pipe.scheduler))
     row_pipe.set_progress_bar_config(disable=True)
-    sampler = schedulers.label(row_pipe.scheduler)
     with_negative = setting.negative_honoured(model.honours)
-    jobs = [(c, seed) for c in range(len(comparison.columns)) for seed in comparison.seeds]
-    rows: list[dict] = []
-    images: list[Image.Image] = []
-    for start in range(0, len(jobs), max_batch):
-        batch = jobs[start : start + max_batch]
-        wanted = [cell_negative_prompt(comparison.columns[c], setting) for c, _ in batch]
-        pairs = [(comparison.columns[c].prompt, n if with_negative else "") for (c, _), n in zip(batch, wanted)]
+    for start in range(0, len(todo), max_batch):
+        batch = todo[start : start + max_batch]
+        batch_pairs = [pairs[i] for i in batch]
         callback = counter.batch_callback(len(batch), setting.steps)
         if setting.clip_guidance_scale:
             callback = ClipGuidance(
-                load_scorer(comparison.guidance_scorer_id), [p for p, _ in pairs], setting.clip_guidance_scale,
-                seed=batch[0][1], then=callback,
+                load_scorer(comparison.guidance_scorer_id), [p for p, _ in batch_pairs], setting.clip_guidance_scale,
+                seed=jobs[batch[0]][1], then=callback,
             )
         began = time.perf_counter()
         try:
             # inference_mode skips autograd bookkeeping (about 5% on CPU); CLIP guidance needs it
             with torch.inference_mode(not setting.clip_guidance_scale):
                 output = row_pipe(
-                    **model.encoder.kwargs(pairs, with_negative),
+                    **model.encoder.kwargs(batch_pairs, with_negative),
                     guidance_scale=setting.guidance_scale,
                     num_inference_steps=setting.steps,
-                    generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in batch],
+                    generator=[torch.Generator("cpu").manual_seed(jobs[i][1]) for i in batch],
                     width=model.width,
                     height=model.height,
                     **model.family.step_callback(callback),
@@ -226,18 +295,6 @@ def _draw_row(
         seconds = (time.perf_counter() - began) / len(batch)
         counter.finish_batch()
         flags = getattr(output, "nsfw_content_detected", None) or [False] * len(batch)
-        for (c, seed), (prompt, negative), asked, image, flagged in zip(batch, pairs, wanted, output.images, flags):
-            column = comparison.columns[c]
-            rows.append({
-                "subject": comparison.subject.strip(), "column": c, "row": row_index,
-                "template_id": column.template_id, "modality": column.modality, "prompt": prompt, "negative_prompt": negative,
-                "setting": setting.label, "setting_key": setting.key,
-                "setting_negative_prompt": setting.negative_prompt, "model_id": model.model_id, "scheduler": sampler,
-                "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
-                "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
-                "width": image.width, "height": image.height, "seconds": seconds,
-                "prompt_ignored": model.encoder.ignored_text(prompt), "negative_ignored": "" if with_negative else asked,
-                "image_problem": image_problem(image, bool(flagged)),
-            })
-            images.append(image)
-    return rows, images
+        for i, image, flagged in zip(batch, output.images, flags):
+            drawn[i] = Drawn(image, seconds, from_cache=False, flagged=bool(flagged))
+    return schedulers.label(row_pipe.scheduler)

@@ -154,6 +154,19 @@ def gpu_dtype(model_id: str, source: str) -> torch.dtype:
     return getattr(torch, family.gpu_dtype if family else "float16")
 
 
+def _revision(model_id: str, source: str) -> str:
+    """What identifies the loaded weights: the built or local folder's name (an offline model's
+    carries its config digest; a Hub snapshot's is its commit), else the cached snapshot's commit."""
+    if source != model_id or Path(source).is_dir():
+        return f"{Path(source).name}@{Path(source).stat().st_mtime_ns}"
+    try:
+        from diffusers import DiffusionPipeline
+
+        return Path(DiffusionPipeline.download(model_id, local_files_only=True)).name
+    except Exception:  # not fully in the cache: no commit to name
+        return "unknown"
+
+
 def _weights_bytes(pipe) -> int:
     return sum(p.numel() * p.element_size() for m in pipe.components.values() if isinstance(m, torch.nn.Module)
                for p in m.parameters())
@@ -241,6 +254,7 @@ def load_pipeline(model_id: str, device: str | None = None, on_download: Downloa
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):
                 module.requires_grad_(False)  # inference only; CLIP guidance differentiates latents alone
+        pipe.playground_revision = _revision(model_id, source)  # part of each cached image's key
         _place(pipe, torch_device)
         return pipe
 

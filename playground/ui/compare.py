@@ -180,7 +180,7 @@ def caption(row: pd.Series) -> str:
     if row["negative_ignored"]:
         parts.append("⚠ negative prompt ignored")
     parts.append(f"c{row['column'] + 1} {row['template_id']} · r{row['row'] + 1} {short_model(row['model_id'])} · "
-                 f"{row['setting']} · seed {row['seed']}")
+                 f"{row['setting']} · seed {row['seed']}" + (" · cached" if row.get("from_cache") else ""))
     return " · ".join(parts)
 
 
