@@ -20,7 +20,7 @@ from playground.config import get_settings
 from playground.research.sweep import Study, sweep
 from playground.stores.library import Library
 
-from .test_hardening import refused, still_serving, status
+from .test_hardening import refused, status
 from .test_library import record
 from .test_ui_api import SETTINGS, call_compare
 
@@ -87,7 +87,7 @@ def test_an_import_line_breaking_a_rule_is_refused_with_file_line_and_rule(clien
     path = jsonl(tmp_path, record(1, note="fine"), {**record(2), **change}, name="big.jsonl")
     with pytest.raises(AppError) as error:
         import_file(client, path)
-    assert f"big.jsonl line 2: " in str(error.value) and rule in str(error.value)
+    assert "big.jsonl line 2: " in str(error.value) and rule in str(error.value)
     assert len(Library().to_frame()) == before  # nothing of the file was written
 
 

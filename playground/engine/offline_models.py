@@ -11,6 +11,7 @@ from that folder by the very code that loads Hub models (`models.load_pipeline`,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -64,9 +65,10 @@ def _build_clip(config: dict, folder: Path) -> None:
     (folder / "open_clip_config.json").write_text(json.dumps(hf_config, indent=2), encoding="utf-8")
 
 
-def offline_ids() -> list[str]:
-    """Every offline model: one config file each in offline_configs/."""
-    return sorted(path.stem for path in CONFIG_DIR.glob("*.json"))
+@functools.cache
+def offline_ids() -> tuple[str, ...]:
+    """Every offline model: one config file each in offline_configs/ (package data, read once)."""
+    return tuple(sorted(path.stem for path in CONFIG_DIR.glob("*.json")))
 
 
 def _builder(config: dict) -> Callable[[dict, Path], None]:
