@@ -24,6 +24,8 @@ from scipy import stats as scipy_stats
 from ..errors import PlaygroundError
 
 ASPECTS = ("style", "content")
+SUMMARY_COLUMNS = ["category", "aspect", "n", "median", "q1", "q3", "iqr"]  # what `summarize` returns
+AGREEMENT_COLUMNS = ["a", "b", "kind", "rho", "ci_low", "ci_high", "n"]  # what `agreement` returns
 # The original workbook's column prefixes -> this project's modality ids (templates' `modality`).
 STUDY_MODALITIES = {
     "microscopy": "microscopy", "histopath": "histopathology", "x-ray img.": "x-ray", "MR image": "mri",
@@ -81,7 +83,7 @@ def summarize(ratings: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({"n": grouped.size(), "median": grouped.median(), "q1": grouped.quantile(0.25),
                           "q3": grouped.quantile(0.75)})
     table["iqr"] = table["q3"] - table["q1"]
-    return table.reset_index()
+    return table.reset_index()[SUMMARY_COLUMNS]
 
 
 def _groups(ratings: pd.DataFrame, aspect: str) -> dict[str, np.ndarray]:
@@ -176,7 +178,7 @@ def agreement(table: pd.DataFrame, judges: Sequence[str], experts: Sequence[str]
     for a, b, kind in pairs:
         rho, low, high, n = spearman_ci(table[a], table[b])
         rows.append({"a": a, "b": b, "kind": kind, "rho": rho, "ci_low": low, "ci_high": high, "n": n})
-    return pd.DataFrame(rows, columns=["a", "b", "kind", "rho", "ci_low", "ci_high", "n"])
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
 def agreement_plot(agreements: pd.DataFrame, out: Path) -> Path:

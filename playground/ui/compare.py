@@ -412,7 +412,9 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         x="cell", y=schema.PRIMARY_SCORE, color="template_id", title="Mean CLIP score per prompt x setting",
         x_title="prompt column · guidance row (see legend)", y_title="CLIP score (0-100)", x_label_angle=-30,
     )
-    table = gr.Dataframe(label="Results", interactive=False, elem_id="results")
+    table = gr.Dataframe(pd.DataFrame(columns=[*TABLE_KEYS, schema.PRIMARY_SCORE, "prompt"]), interactive=False,
+                         label="Results: one row per image, every judge's scores (press Generate to fill it)",
+                         elem_id="results")
     download = gr.File(label="Download: images + results.csv (ZIP)")
     result_state = gr.State()
 

@@ -8,12 +8,14 @@ PLAYGROUND_HOME/runs/NAME (see README).
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 from PIL import Image
 
 from .. import limits
 from ..comparison import MAX_SEED
 from ..config import get_settings
 from ..errors import PlaygroundError
+from ..research.stats import AGREEMENT_COLUMNS, SUMMARY_COLUMNS
 from ..research.study import SCALE, RatingSession, list_runs
 from .common import user_errors
 
@@ -76,10 +78,12 @@ def build() -> None:
         submit_button = gr.Button("Submit and next", variant="primary", elem_id="study-submit")
         stats_button = gr.Button("Show statistics", elem_id="study-stats")
         stats_note = gr.Markdown(elem_id="study-stats-note")
-        summary = gr.Dataframe(label="Median and IQR per category", interactive=False, elem_id="study-summary")
+        summary = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False, elem_id="study-summary",
+                               label="Median and IQR per category (rate a few conditions, then Show statistics)")
         boxplot = gr.Image(label="Ratings per category", type="pil")
-        agreement = gr.Dataframe(label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
-                                 "with each other judge", interactive=False, elem_id="study-agreement")
+        agreement = gr.Dataframe(pd.DataFrame(columns=AGREEMENT_COLUMNS), interactive=False, elem_id="study-agreement",
+                                 label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
+                                 "with each other judge")
         agreement_plot = gr.Image(label="Judge agreement (Spearman's rho)", type="pil", elem_id="study-agreement-plot")
         current = gr.State()
 
