@@ -7,6 +7,7 @@ unit saves the same PNGs into its run folder. What the UI shows is what the API 
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,9 @@ def new_run_folder(root: Path | None = None) -> Path:
     return folder
 
 
+JUDGE_SECONDS_PER_IMAGE = 3.0  # a 2B vision-language judge answering one checklist on a ZeroGPU GPU
+
+
 @dataclass(frozen=True)
 class Judges:
     """Which judges score a result. `scorer_id` is the general CLIP (the criteria and the probe
@@ -53,6 +57,11 @@ class Judges:
     judge_id: str | None = None  # the vision-language checklist judge
     finding: bool = True  # the chest x-ray proxy classifier, on x-ray images whose prompt names a finding
     best_by: str | None = None  # what best of N ranks by: "judge_score", "criteria_score" (default: the judge's)
+
+    def gpu_seconds(self, n_images: int) -> int:
+        """A ZeroGPU allowance for judging `n_images`: the checklist judge dominates (an estimate
+        from its size, see README "Benchmarks"; the CLIPs and the x-ray classifier are cheap)."""
+        return math.ceil(n_images * (JUDGE_SECONDS_PER_IMAGE if self.judge_id else 0))
 
     @classmethod
     def of(cls, judges: Judges | str) -> Judges:

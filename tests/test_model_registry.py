@@ -13,6 +13,7 @@ from playground.engine.download import byte_reporter, files_to_fetch
 from playground.model_registry import Capabilities, ModelCard, load_models
 from playground.startup import Runtime, offline_runtime
 from playground.ui import build_demo
+from playground.workflow import Judges
 
 REQUIRED = ["stabilityai/sd-turbo", "stable-diffusion-v1-5/stable-diffusion-v1-5", "stabilityai/stable-diffusion-2-1-base",
             "stabilityai/stable-diffusion-xl-base-1.0", "stabilityai/sdxl-turbo", "stabilityai/stable-diffusion-3.5-medium",
@@ -117,6 +118,7 @@ def test_the_gpu_request_grows_with_images_steps_and_the_models_cost():
     assert seconds("black-forest-labs/FLUX.1-schnell") > seconds("stabilityai/sd-turbo")
     assert seconds("stabilityai/sd-turbo", width=1024, height=1024) > seconds("stabilityai/sd-turbo")
     assert seconds("stabilityai/sd-turbo", steps=1) < 60  # a small grid does not ask for the old fixed 180 s
+    assert Judges("clip", judge_id="some/vlm").gpu_seconds(8) > Judges("clip").gpu_seconds(8) == 0
 
 
 def test_the_apps_default_rows_are_the_default_models_preset():

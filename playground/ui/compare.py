@@ -293,7 +293,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     template_choices = [(f"{t.title}", t.id) for t in templates] + [("Free prompt", FREE), ("(off)", OFF)]
     domain_choices = [AUTO, NO_SCORER, *load_scorers().offered(runtime.offline)]
 
-    @on_gpu(lambda comparison, *_args, **_kwargs: comparison.gpu_seconds())
+    @on_gpu(lambda comparison, judges, *_a, **_k: comparison.gpu_seconds() + judges.gpu_seconds(comparison.n_images))
     def _generate_on_device(comparison: Comparison, judges: Judges, progress_cb):
         return compare_to_folder(comparison, judges, progress=progress_cb, curated=curated)
 
