@@ -189,7 +189,7 @@ def agreement_plot(agreements: pd.DataFrame, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     names = list(dict.fromkeys([*agreements["a"], *agreements["b"]]))
-    matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    matrix = pd.DataFrame(np.where(np.eye(len(names)) == 1, 1.0, np.nan), index=names, columns=names)  # NaN: not computed
     for row in agreements.itertuples():
         matrix.loc[row.a, row.b] = matrix.loc[row.b, row.a] = row.rho
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 3, 1.0 * len(names) + 2))
@@ -197,7 +197,8 @@ def agreement_plot(agreements: pd.DataFrame, out: Path) -> Path:
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
     for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
-        ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8)
+        ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if abs(value) > 0.6 else "black")
     ax.set_title("Agreement: Spearman's rho between judges and expert ratings")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
