@@ -2,6 +2,8 @@
 
 import re
 
+from playwright.sync_api import expect
+
 from playground.library import Library
 
 
@@ -60,7 +62,7 @@ def settings_cells(page) -> list[str]:
 
 def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     page.goto(app_url)
-    page.locator("#rows-note").get_by_text(re.compile("tiny-offline")).wait_for()
+    expect(page.locator("#settings")).to_contain_text("7.5")  # the table has rendered its rows
     assert settings_cells(page) == ["4", "20", "default", "0", "7.5", "20", "default", "0"]
     models = page.locator("#models input")
     models.click()
@@ -69,6 +71,7 @@ def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     page.locator("#models .token-remove[title='Remove 0']").click()  # leaves FLUX alone
     page.locator("#rows-note").get_by_text(re.compile("tiny-offline-flux`?: CFG 3.5 · 10 steps")).wait_for(timeout=30_000)
     assert "tiny-offline:" not in page.locator("#rows-note").inner_text()
+    expect(page.locator("#settings")).not_to_contain_text("7.5")
     assert settings_cells(page) == ["3.5", "10", "default", "0"]
 
 

@@ -246,6 +246,7 @@ class CompareInputs:
     columns: list  # template dropdown, prompt textbox, for each of the 4 columns
     settings_table: gr.Dataframe
     preset_rows: gr.State  # the table as last filled from a preset (None: the user's rows)
+    rows_note: gr.Markdown  # says whose rows will run
     images_per_cell: gr.Slider
     seed: gr.Number
     width: gr.Number
@@ -258,8 +259,8 @@ class CompareInputs:
 
     def components(self) -> list:
         """Every component `restore` may fill: the outputs of an event that calls it."""
-        return [self.subject, self.model, *self.columns, self.settings_table, self.preset_rows, self.images_per_cell,
-                self.seed, self.width, self.height, self.filled_for]
+        return [self.subject, self.model, *self.columns, self.settings_table, self.preset_rows, self.rows_note,
+                self.images_per_cell, self.seed, self.width, self.height, self.filled_for]
 
     def restore(self, request: CompareRequest) -> dict:
         """Widget values for `request`, by component (a Gradio event may return this dict)."""
@@ -272,6 +273,7 @@ class CompareInputs:
         values = {
             self.subject: request.subject, self.filled_for: request.subject, self.settings_table: table_of(request.settings),
             self.preset_rows: None,  # restored rows run as they are, on whichever model is chosen
+            self.rows_note: f"Rows: those of {text(request.label or 'the restored request')}, on every model chosen.",
             self.images_per_cell: request.images_per_cell, self.seed: request.seed, self.width: request.width,
             self.height: request.height, **dict(zip(self.columns, [v for pair in columns for v in pair])),
         }
@@ -393,7 +395,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
                 width = gr.Number(value=0, precision=0, label="Width (0 = model's)", min_width=80)
                 height = gr.Number(value=0, precision=0, label="Height (0 = model's)", min_width=80)
             run_button = gr.Button("Generate", variant="primary", elem_id="generate")
-            png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=90,
+            png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=130,
                           elem_id="restore-png")
             png_status = gr.Markdown(elem_id="restore-status")
     preset_rows = gr.State(default_rows)
@@ -473,8 +475,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             sync, sync_inputs, sync_outputs, api_name=False
         ).then(warn, warn_inputs, confusion_md, api_name=False).then(generate, inputs, outputs, api_name=False)
     compare_inputs = CompareInputs(
-        subject, model, column_widgets, settings_table, preset_rows, images_per_cell, seed, width, height, filled_for,
-        runtime, generate, inputs, outputs,
+        subject, model, column_widgets, settings_table, preset_rows, note_md, images_per_cell, seed, width, height,
+        filled_for, runtime, generate, inputs, outputs,
     )
 
     @user_errors
