@@ -20,6 +20,7 @@ first image), and CLIP guidance's cost per step. Writes bench/RESULTS.md with th
     python bench/compare.py --families # each family's tiny model and SDXL-size random weights,
                                        # in each model's GPU dtype (fp32 on a CPU); a GPU run
     python bench/compare.py --judges   # each judge's cost per image beside generation's
+    python bench/compare.py --grid     # the grid: re-run after one edit, first batch, 8/24/64 images
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ SUBJECT = "lung adenocarcinoma"
 TEMPLATES = ["histopathology-short", "histopathology-detailed", "xray-short", "ct-detailed"]
 GUIDANCE = [4.0, 7.5, 10.0]
 SEEDS = 2
+GRID_SIDE, GRID_STEPS = 128, 2  # the --grid bench: SD 1.x size, reduced for a CPU (as the main bench)
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,64 @@ def judge_costs() -> str:
     return "\n".join(lines)
 
 
+def _grid(columns: int, rows: int, seeds: int, base_seed: int = 0, words: str = "") -> Comparison:
+    """An SD 1.x-size grid of `columns` prompts x `rows` guidance rows x `seeds` seeds (`words`
+    makes every prompt new, so nothing comes from the cache)."""
+    prompts = [f"{t} {words}".strip() for t in TEMPLATES * (columns // len(TEMPLATES) + 1)][:columns]
+    base = Comparison.from_templates(SUBJECT, TEMPLATES[:1], load_templates()).columns[0]
+    return Comparison(SUBJECT, [replace(base, prompt=f"{SUBJECT}, {p}", template_id=p.split()[0]) for p in prompts],
+                      [GuidanceSetting(g, GRID_STEPS) for g in GUIDANCE[:rows]], images_per_cell=seeds,
+                      base_seed=base_seed, model_id=REAL_SIZE_PIPELINE_ID, guidance_scorer_id=REAL_SIZE_SCORER_ID,
+                      width=GRID_SIDE, height=GRID_SIDE)
+
+
+def _timed_stream(comparison: Comparison, folder: Path) -> tuple[float, float, int]:
+    """Seconds to the first batch on screen (drawn, judged, saved), seconds in all, batches: the
+    app's path (`stream_to_folder`)."""
+    from playground.workflow import stream_to_folder
+
+    began, first, batches = time.perf_counter(), None, 0
+    for _ in stream_to_folder(comparison, REAL_SIZE_SCORER_ID, folder):
+        batches += 1
+        first = first or time.perf_counter() - began
+    return first, time.perf_counter() - began, batches
+
+
+def grid_report() -> str:
+    """#12's figures at SD 1.x size: re-running after editing 1 of 4 columns against the first
+    run (image cache on), the first batch's latency against an even share of the grid, and
+    seconds per image and peak memory as the grid grows."""
+    os.environ["PLAYGROUND_IMAGE_CACHE_MB"] = "2048"
+    home = Path(tempfile.mkdtemp(prefix="grid-bench-"))
+    os.environ["PLAYGROUND_HOME"] = str(home)
+    load_pipeline(REAL_SIZE_PIPELINE_ID), load_scorer(REAL_SIZE_SCORER_ID)
+    _timed_stream(_grid(1, 1, 1, words="warm-up"), home / "warm")  # model loads and first calls out of the way
+    first_grid = _grid(4, 1, 2, base_seed=100)
+    _, first, _ = _timed_stream(first_grid, home / "first")
+    edited = replace(first_grid, columns=[*first_grid.columns[:3], replace(first_grid.columns[3], prompt=first_grid.columns[3].prompt + ", edited")])
+    _, again, _ = _timed_stream(edited, home / "edited")
+    lines = ["| measure | value | target |", "|---|---|---|",
+             f"| first run, 4 columns x 2 seeds (8 images) | {first:.1f} s | |",
+             f"| re-run after editing column 4 (2 images drawn, 6 from the cache) | {again:.1f} s | |",
+             f"| re-run / first run | {again / first:.2f} | ≤ 0.30 |"]
+    os.environ["PLAYGROUND_IMAGE_CACHE_MB"] = "0"
+    os.environ["PLAYGROUND_MAX_BATCH"] = "4"
+    latency, total, batches = _timed_stream(_grid(4, 2, 2, words="latency"), home / "latency")
+    lines.append(f"| first batch on screen / (grid time / batches), 16 images in {batches} batches of 4 | "
+                 f"{latency / (total / batches):.2f} ({latency:.1f} s of {total:.1f} s) | ≤ 1.2 |")
+    os.environ["PLAYGROUND_MAX_BATCH"] = "8"
+    lines += ["", "| images | grid | s per image | peak memory (GiB) | above idle (GiB) |", "|---|---|---|---|---|"]
+    for columns, rows, seeds in ((4, 1, 2), (4, 3, 2), (4, 4, 4)):
+        comparison = _grid(columns, rows, seeds, words=f"scale {columns * rows * seeds}")
+        gc.collect()
+        idle = psutil.Process().memory_info().rss / 2**30
+        with PeakMemory() as peak:
+            _, seconds, _ = _timed_stream(comparison, home / f"scale-{comparison.n_images}")
+        lines.append(f"| {comparison.n_images} | {columns} x {rows} x {seeds} | {seconds / comparison.n_images:.2f} | "
+                     f"{peak.gib:.2f} | {peak.gib - idle:.2f} |")
+    return "\n".join(lines)
+
+
 def write_section(path: Path, title: str, body: str) -> None:
     """Replace (or add) the section `## title` of the results file, keeping the others."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
@@ -374,23 +434,29 @@ def main() -> None:
     parser.add_argument("--families", action="store_true", help="time each model family instead")
     parser.add_argument("--steps", type=int, default=10, help="denoising steps per image with --families")
     parser.add_argument("--judges", action="store_true", help="time each judge per image beside generation")
+    parser.add_argument("--grid", action="store_true", help="the grid's cache, first batch and scaling figures")
     args = parser.parse_args()
-    if args.judges:
-        table = judge_costs()
-        print(table)
-        write_section(args.output, "Judges' cost", f"Written by `python bench/compare.py --judges` at commit "
-                      f"{commit_id()} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\nMachine: {machine()}."
-                      f"\n\nWork: {JUDGE_IMAGES} images of 512 x 512 px through each judge (after a warm-up "
-                      "run), per image; the checklist judge answers the x-ray checklist of cardiomegaly.\n\n" + table)
-        return
-    if args.families:
-        table = families_report(args.steps)
-        print(table)
-        write_section(args.output, "Model families", f"Written by `python bench/compare.py --families` at commit "
-                      f"{commit_id()} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\nMachine: {machine()}.\n\n"
-                      "Work: 2 prompt columns x 2 seeds = 4 images in one batched row, each model's first preset "
-                      f"row at {args.steps} steps, native size (SDXL size at 1024 px), after a warm-up image.\n\n" + table)
-        return
+    sections = {
+        "grid": ("The grid: cache, streaming, scaling", grid_report,
+                 f"{REAL_SIZE_PIPELINE_ID} (Stable Diffusion 1.x shapes, random weights) at {GRID_SIDE} px, "
+                 f"{GRID_STEPS} steps, through the app's path (`workflow.stream_to_folder`: draw, judge with "
+                 f"{REAL_SIZE_SCORER_ID} (CLIP, criteria, probe), save PNGs, grid PNG and ZIP after every batch), "
+                 "warm models, one process. Batches of 8 unless said."),
+        "judges": ("Judges' cost", judge_costs,
+                   f"{JUDGE_IMAGES} images of 512 x 512 px through each judge (after a warm-up run), per image; the "
+                   "checklist judge answers the x-ray checklist of cardiomegaly."),
+        "families": ("Model families", lambda: families_report(args.steps),
+                     "2 prompt columns x 2 seeds = 4 images in one batched row, each model's first preset row at "
+                     f"{args.steps} steps, native size (SDXL size at 1024 px), after a warm-up image."),
+    }
+    for flag, (title, measure_fn, work) in sections.items():
+        if getattr(args, flag):
+            table = measure_fn()
+            print(table)
+            write_section(args.output, title, f"Written by `python bench/compare.py --{flag}` at commit {commit_id()} "
+                          f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\nMachine: {machine()}.\n\n"
+                          f"Work: {work}\n\n" + table)
+            return
     keys = [args.only] if args.only else list(SIZES)
     demo, *clients = launch_app([SIZES[k] for k in keys])
     results = {}

@@ -29,8 +29,9 @@ _EXPORTS = {
     "Settings": "config", "get_settings": "config",
     "Template": "templates", "TemplateSet": "templates", "fill": "templates", "load_templates": "templates",
     "compare": "workflow", "compare_to_folder": "workflow", "evaluate": "workflow",
-    "generate_and_evaluate": "workflow",
-    "run": "engine.generate",
+    "generate_and_evaluate": "workflow", "Judges": "workflow", "stream_and_evaluate": "workflow",
+    "stream_to_folder": "workflow", "rerun_cell": "workflow",
+    "run": "engine.generate", "stream": "engine.generate",
     "clear_caches": "engine.models", "hub_problem": "engine.models", "load_pipeline": "engine.models",
     "load_scorer": "engine.models", "pick_device": "engine.models",
     "TINY_PIPELINE_ID": "engine.offline_models", "TINY_SCORER_ID": "engine.offline_models",
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from .comparison import Column, Comparison, ComparisonResult, GuidanceSetting, Preset, model_preset
     from .config import Settings, get_settings
     from .engine.clip_model import ClipScorer, clip_score
-    from .engine.generate import run
+    from .engine.generate import run, stream
     from .engine.models import clear_caches, hub_problem, load_pipeline, load_scorer, pick_device
     from .engine.offline_models import TINY_PIPELINE_ID, TINY_SCORER_ID
     from .model_registry import ModelCard, load_models
@@ -65,4 +66,7 @@ if TYPE_CHECKING:
     from .judges.clip import add_clip_scores
     from .schema import COLUMNS, ResultColumn
     from .templates import Template, TemplateSet, fill, load_templates
-    from .workflow import compare, compare_to_folder, evaluate, generate_and_evaluate
+    from .workflow import (
+        Judges, compare, compare_to_folder, evaluate, generate_and_evaluate, rerun_cell, stream_and_evaluate,
+        stream_to_folder,
+    )

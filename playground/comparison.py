@@ -46,6 +46,7 @@ class Column:
     template_id: str = "free"
     negative_prompt: str = ""  # the template's; a setting's negative prompt is joined to it
     modality: str = ""
+    variant: str = ""  # the Prompt S/R term this column's prompt carries (prompt_sr), else ''
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,9 @@ def read_parameters(path: Path) -> str:
 
 
 def image_names(frame: pd.DataFrame, prefix: str = "") -> list[str]:
-    """The one naming scheme of saved images: ``{prefix}NNN-rROW-cCOLUMN-sSEED.png``, in grid order."""
-    return [f"{prefix}{i:03d}-r{row.row}-c{row.column}-s{row.seed}.png" for i, row in enumerate(frame.itertuples())]
+    """The one naming scheme of saved images: ``{prefix}rROW-cCOLUMN-sSEED.png`` (unique in a grid,
+    and known before the grid is complete, so a streamed image is saved once under its final name)."""
+    return [f"{prefix}r{row.row}-c{row.column}-s{row.seed}.png" for row in frame.itertuples()]
 
 
 def save_images(frame: pd.DataFrame, images: Sequence[Image.Image], folder: Path, prefix: str = "") -> list[Path]:
@@ -122,12 +123,13 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_zip(frame: pd.DataFrame, image_paths: Sequence[Path], path: Path) -> Path:
-    """A ZIP with every image and ``results.csv`` (one row per image, ``image_file`` naming it)."""
+def write_zip(frame: pd.DataFrame, image_paths: Sequence[Path], path: Path, extra: Sequence[Path] = ()) -> Path:
+    """A ZIP with every image, ``results.csv`` (one row per image, ``image_file`` naming it) and
+    the `extra` files (the labelled grid PNG), written atomically: a download never sees half a ZIP."""
     table = frame.copy()
     table["image_file"] = [p.name for p in image_paths]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for image_path in image_paths:
-            archive.write(image_path, arcname=image_path.name)
+    with atomic(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for file in [*image_paths, *extra]:
+            archive.write(file, arcname=file.name)  # PNGs are compressed already
         archive.writestr("results.csv", escape_formulas(table).to_csv(index=False))
     return path

@@ -55,6 +55,7 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("row", "0-based row of the grid (which model x guidance setting)", "int", "generate"),
     ResultColumn("template_id", "template the prompt came from, or 'free' for a typed prompt", "str", "generate"),
     ResultColumn("modality", "the template's modality (histopathology, x-ray, ...); '' for a free prompt", "str", "generate"),
+    ResultColumn("variant", "the Prompt S/R term this column's prompt carries (the column axis made of replacements of one word), else ''", "str", "generate"),
     ResultColumn("prompt", "the filled prompt sent to the model", "str", "generate"),
     ResultColumn("negative_prompt", "negative prompt sent to the model: the column's and the setting's, joined", "str", "generate"),
     ResultColumn("setting", "label of the guidance setting, for people (not unique)", "str", "generate"),

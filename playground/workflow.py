@@ -1,26 +1,29 @@
 """Generate, evaluate, save: the one path that the app, `compare()`, the sweep and the benchmark share.
 
 `generate_and_evaluate` runs the engine and every chosen judge; `compare_to_folder` also saves the
-PNGs (with their parameters, under one naming scheme) and a ZIP, as the Compare tab does; a sweep
-unit saves the same PNGs into its run folder. What the UI shows is what the API returns.
+PNGs (with their parameters, under one naming scheme), the labelled grid PNG and a ZIP; the
+Compare tab streams the same through `stream_to_folder`, batch by batch; a sweep unit saves the
+same PNGs into its run folder. What the UI shows is what the API returns.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 
-from . import schema
+from . import grid_image, schema
 from .comparison import Comparison, ComparisonResult, GuidanceSetting
 from .config import get_settings
 from .curated import Curated, load_curated
-from .engine.generate import ProgressFn, run
+from .errors import PlaygroundError
+from .engine.generate import ProgressFn, joined, run, stream
 from .engine.models import load_scorer
 from .export import save_images, write_zip
 from .judges.clip import add_clip_scores
@@ -42,6 +45,7 @@ def new_run_folder(root: Path | None = None) -> Path:
     return folder
 
 
+GRID_FILE = "grid.png"  # the labelled grid, in the ZIP and on its own
 JUDGE_SECONDS_PER_IMAGE = 3.0  # a 2B vision-language judge answering one checklist on a ZeroGPU GPU
 
 
@@ -73,7 +77,13 @@ def evaluate(result: ComparisonResult, judges: Judges | str, curated: Curated | 
     """The result with every chosen judge's columns: CLIP, the medical CLIP, the domain CLIP, the
     criteria checklist, the confusion probe, best of N per cell and best per row. An output that
     is not a real image (see engine.generate.image_problem) keeps every judged column blank."""
-    judges, curated = Judges.of(judges), curated or load_curated()
+    judges = Judges.of(judges)
+    return rank(judge(result, judges, curated or load_curated()), judges)
+
+
+def judge(result: ComparisonResult, judges: Judges, curated: Curated) -> ComparisonResult:
+    """Every judge's verdict on each image of `result`, image by image (no ranking: a streamed
+    chunk is judged alone, then the whole grid so far is ranked)."""
     scorer = load_scorer(judges.scorer_id)
     embeddings = scorer.embed_images(result.images)
     result = add_clip_scores(result, scorer, image_embeddings=embeddings)
@@ -91,9 +101,25 @@ def evaluate(result: ComparisonResult, judges: Judges | str, curated: Curated | 
     not_images = frame["image_problem"] != ""
     for column in schema.judged(frame):
         frame.loc[not_images, column.name] = column.blank
-    frame["best_of_n"] = best_of_n(frame, judges.best_by)
-    frame["best_in_row"] = best_in_row(frame)
     return replace(result, frame=frame)
+
+
+def rank(result: ComparisonResult, judges: Judges) -> ComparisonResult:
+    """`result` with its marks: best of N per cell and best per row, over every image it holds."""
+    frame = result.frame.assign(best_of_n=best_of_n(result.frame, judges.best_by))
+    return replace(result, frame=frame.assign(best_in_row=best_in_row(frame)))
+
+
+def stream_and_evaluate(
+    comparison: Comparison, judges: Judges | str, curated: Curated | None = None, progress: ProgressFn | None = None,
+) -> Iterator[ComparisonResult]:
+    """Generate `comparison` batch by batch, judging each batch as it comes; yields the whole
+    grid so far (judged, ranked, in grid order) after every batch."""
+    judges, curated = Judges.of(judges), curated or load_curated()
+    chunks: list[ComparisonResult] = []
+    for chunk in stream(comparison, progress):
+        chunks.append(judge(chunk, judges, curated))
+        yield rank(joined(chunks), judges)
 
 
 def generate_and_evaluate(
@@ -103,18 +129,76 @@ def generate_and_evaluate(
     return evaluate(run(comparison, progress), judges, curated)
 
 
+def stream_to_folder(
+    comparison: Comparison, judges: Judges | str, folder: Path | None = None, progress: ProgressFn | None = None,
+    curated: Curated | None = None,
+) -> Iterator[ComparisonResult]:
+    """`stream_and_evaluate`, saving as it goes: after every batch the new PNGs (with their
+    parameters), the labelled grid PNG and the ZIP are on disk, so a Stop (or a crash) keeps
+    everything done so far. Each result yielded has `image_path`, `folder` and `zip_path`."""
+    folder = folder or new_run_folder()
+    saved: dict[tuple[int, int, int], Path] = {}
+    for result in stream_and_evaluate(comparison, judges, curated, progress):
+        yield save_result(result, folder, saved)
+
+
+def save_result(result: ComparisonResult, folder: Path, saved: dict | None = None) -> ComparisonResult:
+    """Save `result` into `folder`: each image's PNG (those not in `saved`, keyed by row,
+    column and seed), the labelled grid PNG, and a ZIP of all of it."""
+    saved = {} if saved is None else saved
+    keys = list(zip(result.frame["row"], result.frame["column"], result.frame["seed"]))
+    new = [i for i, key in enumerate(keys) if key not in saved]
+    paths = save_images(result.frame.iloc[new], [result.images[i] for i in new], folder)
+    saved.update({keys[i]: path for i, path in zip(new, paths)})
+    paths = [saved[key] for key in keys]
+    frame = result.frame.assign(image_path=[str(p) for p in paths])
+    grid = grid_image.save(result.frame, result.images, folder / GRID_FILE)
+    zip_path = write_zip(result.frame, paths, folder / "comparison.zip", extra=[grid])
+    return replace(result, frame=frame, folder=folder, zip_path=zip_path)
+
+
+def rerun_cell(
+    comparison: Comparison, result: ComparisonResult, row: int, column: int, judges: Judges | str,
+    curated: Curated | None = None, progress: ProgressFn | None = None,
+) -> Iterator[ComparisonResult]:
+    """Redraw one cell of a saved grid with new seeds, streaming: the grid with that cell's
+    images replaced, saved into the grid's folder after every batch.
+
+    Seed policy: the cell's new seeds follow the highest seed anywhere in the grid, so no seed
+    repeats and each new image gets a PNG name of its own.
+    """
+    judges = Judges.of(judges)
+    if not (0 <= row < len(comparison.rows) and 0 <= column < len(comparison.columns)):
+        raise PlaygroundError(f"The grid has no cell at row {row + 1}, column {column + 1}.")
+    model_id, setting = comparison.rows[row]
+    cell = replace(comparison, columns=[comparison.columns[column]], settings=[setting], model_id=model_id,
+                   base_seed=int(result.frame["seed"].max()) + 1)
+    keep = ~((result.frame["row"] == row) & (result.frame["column"] == column))
+    kept = ComparisonResult(result.frame[keep].drop(columns=["image_path"], errors="ignore"),
+                            [image for image, k in zip(result.images, keep) if k])
+    saved = {(r, c, s): Path(p) for r, c, s, p in result.frame[keep][["row", "column", "seed", "image_path"]].itertuples(index=False)}
+    for new in stream_and_evaluate(cell, judges, curated, progress):
+        moved = replace(new, frame=new.frame.assign(row=row, column=column))
+        yield save_result(rank(joined([kept, moved]), judges), result.folder or new_run_folder(), saved)
+
+
+def images_of(frame: pd.DataFrame) -> list[Image.Image]:
+    """The saved images of a frame, read back from `image_path` (a grid held by the app as its frame)."""
+    images = []
+    for path in frame["image_path"]:
+        with Image.open(path) as image:
+            images.append(image.convert("RGB"))
+    return images
+
+
 def compare_to_folder(
     comparison: Comparison, judges: Judges | str, folder: Path | None = None, progress: ProgressFn | None = None,
     curated: Curated | None = None,
 ) -> ComparisonResult:
-    """Generate and evaluate `comparison`, then save each PNG (with parameters) and a ZIP of all;
-    the frame gains `image_path`."""
+    """Generate and evaluate `comparison`, then save each PNG (with parameters), the labelled
+    grid PNG and a ZIP of all; the frame gains `image_path`."""
     result = generate_and_evaluate(comparison, judges, curated, progress)
-    folder = folder or new_run_folder()
-    paths = save_images(result.frame, result.images, folder)
-    frame = result.frame.assign(image_path=[str(p) for p in paths])
-    zip_path = write_zip(result.frame, paths, folder / "comparison.zip")
-    return replace(result, frame=frame, folder=folder, zip_path=zip_path)
+    return save_result(result, folder or new_run_folder())
 
 
 def compare(

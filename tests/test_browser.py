@@ -6,6 +6,8 @@ from playwright.sync_api import expect
 
 from playground.library import Library
 
+from .conftest import ARTIFACTS
+
 
 def test_generate_read_a_score_and_prefer(page, app_url):
     page.goto(app_url)
@@ -15,6 +17,7 @@ def test_generate_read_a_score_and_prefer(page, app_url):
     page.locator("#generate").click()
     first_caption = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d+\.\d")).first
     first_caption.wait_for(timeout=120_000)
+    expect(page.locator("#grid figcaption")).to_have_count(8, timeout=120_000)
     score = float(re.match(r"CLIP (\d+\.\d)", first_caption.inner_text()).group(1))
     assert 0 <= score <= 100
     assert "A histopathological image of melanoma" in page.locator("#results").inner_text()
@@ -29,8 +32,7 @@ def test_generate_read_a_score_and_prefer(page, app_url):
 def test_one_click_on_an_example_fills_the_grid(page, app_url):
     page.goto(app_url)
     page.get_by_role("button", name="Graves' disease").click()
-    page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
-    assert page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).count() == 8
+    expect(page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))).to_have_count(8, timeout=120_000)
     assert "Graves' disease" in page.locator("#results").inner_text()
 
 
@@ -49,9 +51,8 @@ def test_two_models_side_by_side_are_a_labelled_axis(page, app_url):
     legend.get_by_text(re.compile("row r3: tiny-offline-sdxl")).wait_for(timeout=120_000)
     assert "each line is a model × guidance setting" in legend.inner_text()
     assert "row r1: tiny-offline · CFG 4" in legend.inner_text()
-    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))
-    assert captions.count() == 12
-    assert page.locator("#grid").get_by_text(re.compile(r"r3 tiny-offline-sdxl · CFG 5")).count() == 4
+    expect(page.locator("#grid figcaption")).to_have_count(12, timeout=120_000)
+    assert page.locator("#grid tbody th").get_by_text(re.compile(r"^r3 tiny-offline-sdxl · CFG 5")).count() == 1
 
 
 def settings_cells(page) -> list[str]:
@@ -83,9 +84,8 @@ def test_judges_and_the_confusion_warning_show_in_compare(page, app_url):
     warning = page.locator("#confusion-warning")
     warning.get_by_text(re.compile('closer to "a gravestone" than to "Graves\' disease"')).wait_for(timeout=60_000)
     assert "Try the detailed wording" in warning.inner_text()
-    page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
     captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d.*domain \d.*judge \d"))
-    assert captions.count() == 8  # every image: its domain score and its judge's checklist score
+    expect(captions).to_have_count(8, timeout=120_000)  # every image: its domain score and its judge's checklist score
     results = page.locator("#results").inner_text()
     assert "tiny-offline-hf-clip" in results and "→ judge" in results and "· CLIP" in results
 
@@ -110,11 +110,56 @@ def test_after_editing_one_column_the_other_cells_are_marked_cached(page, app_ur
     page.locator("#subject textarea").fill("eczema")
     page.locator("#generate").click()
     grid = page.locator("#grid")
-    grid.get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
+    expect(grid.locator("figcaption")).to_have_count(8, timeout=120_000)
     page.get_by_label("Column 2 prompt (editable)").fill("An H&E image of eczema, in a new wording")
     page.locator("#generate").click()
     page.locator("#legend").get_by_text(re.compile("in a new wording")).wait_for(timeout=120_000)
-    captions = grid.get_by_text(re.compile(r"^CLIP \d")).all_inner_texts()
-    first, second = [c for c in captions if " c1 " in c], [c for c in captions if " c2 " in c]
+    expect(grid.locator("figcaption")).to_have_count(8, timeout=120_000)
+    expect(grid.locator("td[data-column='1'] figcaption").first).not_to_contain_text("cached", timeout=120_000)
+    first = grid.locator("td[data-column='0'] figcaption").all_inner_texts()
+    second = grid.locator("td[data-column='1'] figcaption").all_inner_texts()
     assert len(first) == len(second) == 4
-    assert all(c.endswith("· cached") for c in first) and not any("cached" in c for c in second)
+    assert all("· cached" in c for c in first) and not any("cached" in c for c in second)
+
+
+def test_the_grid_is_headed_by_templates_and_settings_and_an_image_enlarges(page, app_url):
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("psoriasis")
+    page.locator("#generate").click()
+    grid = page.locator("#grid")
+    grid.locator("figcaption").first.wait_for(timeout=120_000)
+    expect(grid.locator("figcaption")).to_have_count(8, timeout=120_000)
+    columns = grid.locator("thead th").all_inner_texts()
+    assert [c.strip() for c in columns[1:]] == ["c1 histopathology-short", "c2 histopathology-detailed"]
+    rows = [r.strip() for r in grid.locator("tbody th").all_inner_texts()]
+    assert rows == ["r1 tiny-offline · CFG 4 · 20 steps · default", "r2 tiny-offline · CFG 7.5 · 20 steps · default"]
+    grid.locator("thead summary").first.click()  # a column header expands to its filled prompt
+    expect(grid.locator("thead .pg-prompt").first).to_contain_text("psoriasis")
+    colours = {td.get_attribute("style") for td in grid.locator("td").all()}
+    assert len(colours) > 1  # heat-coloured: the best cell of a row stands out
+    grid.locator("td[data-row='1'][data-column='1'] summary").last.click()
+    enlarged = grid.locator("details[open] .pg-full")
+    expect(enlarged).to_be_visible()
+    assert "CLIP sees:" in enlarged.inner_text() and "criteria" in enlarged.inner_text()
+    expect(page.locator("#selected input")).to_have_value("7")  # the image clicked is selected for Prefer
+    page.screenshot(path=str(ARTIFACTS / "grid-enlarged.png"))
+    grid.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})  # the backdrop closes it
+    expect(grid.locator("details[open] .pg-full")).to_have_count(0)
+    assert grid.locator("img").first.evaluate("img => img.naturalWidth") > 0  # served, not a broken link
+
+
+def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MAX_BATCH", "1")  # one image per batch: 16 batches (the app runs in this process)
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("melanoma")
+    page.locator("#prompt-sr textarea").fill("histopathological, microscopic, schematic, macroscopic")
+    page.locator("#generate").click()
+    figures = page.locator("#grid figcaption")
+    figures.first.wait_for(timeout=120_000)  # the first batch is on screen before the grid is done
+    page.locator("#stop").click()
+    done = figures.count()
+    assert 0 < done < 16
+    headers = [h.strip() for h in page.locator("#grid thead th").all_inner_texts()[1:]]
+    assert headers[0] == "c1 histopathology-short · S/R: histopathological"
+    expect(page.locator("#download")).to_contain_text(re.compile(r"comparison\s*\.zip"))  # saved so far: images and ZIP
+    assert figures.count() < 16  # nothing more arrives once stopped

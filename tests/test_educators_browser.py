@@ -2,12 +2,18 @@
 
 import re
 
+from playwright.sync_api import expect
+
 from playground.curated import load_curated
 
 
 def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_url):
     page.goto(app_url)
     page.get_by_role("tab", name="Educators").click()
+    pictures = page.locator("#confusion-gallery")
+    expect(pictures.get_by_text(re.compile("CLIP sees:"))).to_have_count(len(load_curated().confusions),
+                                                                         timeout=120_000)
+    assert pictures.locator("img").count() == len(load_curated().confusions)
     cases = page.locator("#confusion-cases")
     cases.get_by_text("a gravestone or a graveyard").last.wait_for(timeout=20_000)
     assert len(load_curated().confusions) >= 12
@@ -16,10 +22,9 @@ def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_u
 
     page.locator("#reproduce").click()  # the first case: Graves' disease
     page.get_by_role("tab", name="Compare", selected=True).wait_for(timeout=20_000)
-    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))
-    captions.first.wait_for(timeout=120_000)
-    assert captions.count() == 8
-    assert all("sees:" in captions.nth(i).inner_text() for i in range(8))
+    captions = page.locator("#grid figcaption")
+    expect(captions).to_have_count(8, timeout=120_000)
+    assert all(re.match(r"CLIP \d", c) for c in captions.all_inner_texts())
     assert page.locator("#subject textarea").input_value() == "Graves' disease"
     results = page.locator("#results").inner_text()
     assert "CLIP guidance 100" in results and "photo-detailed" in results

@@ -25,7 +25,7 @@ from playground.curated import load_curated
 from playground.ui import build_demo, launch_kwargs, queued
 
 from .conftest import free_port
-from .test_ui_api import SETTINGS, call_compare
+from .test_ui_api import SETTINGS, call_compare, captions
 
 
 def outputs_count() -> int:
@@ -41,8 +41,8 @@ def refused(client, message: str, **overrides) -> str:
 
 
 def still_serving(client) -> None:
-    gallery, *_ = call_compare(client, images_per_cell=1, settings={**SETTINGS, "data": [[4.0, 2, "default", ""]]})
-    assert len(gallery["value"] if isinstance(gallery, dict) else gallery) == 2
+    grid, *_ = call_compare(client, images_per_cell=1, settings={**SETTINGS, "data": [[4.0, 2, "default", ""]]})
+    assert len(captions(grid)) == 2
 
 
 # 1. empty, whitespace-only, 1 MB prompts
@@ -61,10 +61,10 @@ def test_empty_or_huge_input_is_refused_and_nothing_is_made(client, overrides, m
 # 2. prompts longer than 77 CLIP tokens
 def test_a_long_prompt_runs_and_says_where_it_was_cut(client):
     words = [f"lesion{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(120)]  # letters: one token each
-    gallery, legend, _, table, _ = call_compare(
+    grid, legend, _, table, *_ = call_compare(
         client, prompt_1="A photo of melanoma " + " ".join(words), images_per_cell=1
     )
-    assert len(gallery["value"] if isinstance(gallery, dict) else gallery) == 4
+    assert len(captions(grid)) == 4
     assert "prompt is longer than the text encoder of `tiny-offline` reads" in legend
     ignored = legend.split("cut before:")[1]
     assert words[-1] in ignored and words[0] not in ignored
@@ -131,7 +131,7 @@ def status(url: str) -> int:
 
 
 def test_only_the_generated_images_folder_is_served(client, app_url):
-    _, _, _, _, zip_path = call_compare(client, images_per_cell=1)
+    _, _, _, _, zip_path, _ = call_compare(client, images_per_cell=1)
     generated = next(get_settings().outputs_dir.rglob("*.png"))
     base = app_url.rstrip("/")
     assert status(f"{base}/gradio_api/file={generated}") == 200
@@ -180,12 +180,11 @@ def test_a_nan_image_is_labelled_not_scored_and_cannot_be_preferred(client):
     with torch.no_grad():
         weight.fill_(float("nan"))
     try:
-        gallery, _, _, table, _ = call_compare(client, images_per_cell=1)
+        grid, _, _, table, *_ = call_compare(client, images_per_cell=1)
     finally:
         with torch.no_grad():
             weight.copy_(saved)
-    captions = [item["caption"] for item in (gallery["value"] if isinstance(gallery, dict) else gallery)]
-    assert all(c.startswith("⚠ not scored: black image") for c in captions)
+    assert all(c.startswith("⚠ black image") for c in captions(grid))
     headers = table["headers"]
     assert "clip_prompt" not in headers or all(row[headers.index("clip_prompt")] in (None, "NaN") or
                                                (isinstance(row[headers.index("clip_prompt")], float) and

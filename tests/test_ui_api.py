@@ -1,9 +1,13 @@
 """The Compare tab through its API (gradio_client), as a script or another app would call it."""
 
+import html
+import re
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from gradio_client.exceptions import AppError
 
 from playground.export import parse_parameters, read_parameters
@@ -11,6 +15,12 @@ from playground.library import Library
 
 SETTINGS = {"headers": ["guidance_scale", "steps", "scheduler", "negative_prompt"],
             "data": [[4.0, 3, "default", ""], [7.5, 3, "DPM++ 2M", "blurry"]]}
+
+
+def captions(grid) -> list[str]:
+    """The text under each image of the grid's HTML, in grid order."""
+    value = grid["value"] if isinstance(grid, dict) else grid
+    return [html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", value)]
 
 
 def call_compare(client, **overrides):
@@ -24,18 +34,18 @@ def call_compare(client, **overrides):
 
 
 def test_compare_returns_scored_grid_table_plot_and_zip(client):
-    gallery, legend, plot, table, zip_path = call_compare(client)
-    items = gallery["value"] if isinstance(gallery, dict) else gallery
-    assert len(items) == 8
-    assert all(item["caption"].startswith("CLIP ") for item in items)
-    assert sum("★ best in row" in item["caption"] for item in items) == 2
+    grid, legend, plot, table, zip_path, grid_png = call_compare(client)
+    under = captions(grid)
+    assert len(under) == 8
+    assert all(c.startswith("CLIP ") for c in under)
+    assert sum("★" in c for c in under) == 2
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     assert len(frame) == 8 and frame["clip_prompt"].between(0, 100).all()
     assert sorted(set(frame["seed"])) == [7, 8]
     assert len(plot["data"]) == 4  # one bar per prompt x setting
     assert "photo-short" in legend and "CFG 7.5" in legend
 
-    parsed = parse_parameters(read_parameters(items[-1]["image"]))
+    parsed = parse_parameters(read_parameters(zip_image(zip_path, "r1-c1-s8.png")))  # the last image
     assert parsed["prompt"] == "A histopathological image of melanoma, H&E"
     assert parsed["Negative prompt" if "Negative prompt" in parsed else "negative_prompt"].endswith("blurry")
     assert (parsed["Steps"], parsed["CFG scale"], parsed["Sampler"], parsed["Seed"]) == ("3", "7.5", "DPM++ 2M", "8")
@@ -43,8 +53,16 @@ def test_compare_returns_scored_grid_table_plot_and_zip(client):
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
         csv = pd.read_csv(archive.open("results.csv"))
-    assert len([n for n in names if n.endswith(".png")]) == 8 and len(csv) == 8
-    assert set(csv["image_file"]) == {n for n in names if n.endswith(".png")}
+    assert len([n for n in names if n.endswith(".png")]) == 9 and len(csv) == 8  # the images and the grid
+    assert set(csv["image_file"]) | {"grid.png"} == {n for n in names if n.endswith(".png")}
+    with Image.open(grid_png) as image:
+        assert image.width > 2 * 128 and image.height > 2 * 128  # two columns, two rows of thumbnails
+
+
+def zip_image(zip_path, name: str) -> Path:
+    """A PNG of the ZIP, extracted beside it."""
+    with zipfile.ZipFile(zip_path) as archive:
+        return Path(archive.extract(name, path=Path(zip_path).parent / "extracted"))
 
 
 def test_prefer_logs_the_chosen_image_to_the_library(client):

@@ -11,8 +11,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
+
+from .score_cache import cached_readings
 
 TEXT_CACHE_SIZE = 4096
 
@@ -60,9 +63,16 @@ class ClipScorer:
                 self._text_cache.popitem(last=False)
         return embeddings
 
-    @torch.no_grad()
     def embed_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """L2-normalised image embeddings, shape (len(images), dim), computed in batches."""
+        """L2-normalised image embeddings, shape (len(images), dim): from the score cache where
+        this CLIP has seen the image before, else computed in batches."""
+        if not images:
+            return torch.empty(0, 0)
+        vectors = cached_readings(f"clip:{self.scorer_id}", images, lambda at: self._embed([images[i] for i in at]))
+        return torch.from_numpy(np.stack(vectors))
+
+    @torch.no_grad()
+    def _embed(self, images: Sequence[Image.Image]) -> torch.Tensor:
         chunks = []
         for start in range(0, len(images), self.batch_size):
             pixels = torch.stack([self.preprocess(im.convert("RGB")) for im in images[start : start + self.batch_size]])

@@ -9,10 +9,11 @@ column), and return one table row per image.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import pandas as pd
 import torch
 from diffusers import AutoPipelineForText2Image
 from PIL import Image
@@ -124,8 +125,8 @@ def _out_of_memory(comparison: Comparison, batch_size: int) -> PlaygroundError:
     )
 
 
-def run(comparison: Comparison, progress: ProgressFn | None = None) -> ComparisonResult:
-    """Generate every image of `comparison`.
+def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterator[ComparisonResult]:
+    """Generate every image of `comparison`, yielding each batch as soon as it is decoded.
 
     Args:
         comparison: what to generate; checked first.
@@ -135,30 +136,47 @@ def run(comparison: Comparison, progress: ProgressFn | None = None) -> Compariso
             model's files download on its first use. It runs inside the denoising call, so an
             error it raises is handled as the model's would be.
 
-    Returns:
-        A `ComparisonResult`: images ordered by row (model, then setting), then column, then seed.
+    Yields:
+        `ComparisonResult` chunks: a row's images found in the disk cache first (one chunk), then
+        each batch drawn. Nothing more is drawn once the caller stops asking (a UI's Stop).
     """
     # 1. Check inputs
     comparison.check_inputs(get_settings())
     n_cells = len(comparison.columns) * comparison.images_per_cell
     counter = _StepCounter(sum(s.steps for _, s in comparison.rows) * n_cells, progress)
-    rows: list[dict] = []
-    images: list[Image.Image] = []
     cache = ImageCache.configured()
-    for model_id in comparison.models:
-        # 2. Load the pipeline once (cached across requests); refuse what this model cannot honour
-        model = _Model.load(model_id, comparison, progress)
-        settings = comparison.settings_of(model_id)
-        for number, setting in enumerate(settings, start=len(rows) // n_cells + 1):
-            setting.check_for(model.honours, f"Row {number}")
-        # 3. Denoise its rows; each distinct text is encoded once, shared by all of them
-        for setting in settings:
-            drawn, row_images = _draw_row(comparison, model, setting, len(rows) // n_cells, counter, cache)
-            rows += drawn
-            images += row_images
-    if cache:
-        cache.evict()
-    return ComparisonResult(schema.new_frame(rows), images)
+    row_index = 0
+    try:
+        for model_id in comparison.models:
+            # 2. Load the pipeline once (cached across requests); refuse what this model cannot honour
+            model = _Model.load(model_id, comparison, progress)
+            settings = comparison.settings_of(model_id)
+            for number, setting in enumerate(settings, start=row_index + 1):
+                setting.check_for(model.honours, f"Row {number}")
+            # 3. Denoise its rows; each distinct text is encoded once, shared by all of them
+            for setting in settings:
+                yield from _draw_row(comparison, model, setting, row_index, counter, cache)
+                row_index += 1
+    finally:
+        if cache:
+            cache.evict()
+
+
+def run(comparison: Comparison, progress: ProgressFn | None = None) -> ComparisonResult:
+    """Every image of `comparison` (see `stream`), ordered by row (model, then setting), then
+    column, then seed."""
+    return joined(list(stream(comparison, progress)))
+
+
+def joined(chunks: Sequence[ComparisonResult]) -> ComparisonResult:
+    """Chunks as one result in grid order: row, column, seed (a chunk may come from the cache
+    before the batches drawn around it)."""
+    if not chunks:
+        return ComparisonResult(schema.new_frame([]), [])
+    frame = pd.concat([c.frame for c in chunks], ignore_index=True)
+    images = [image for c in chunks for image in c.images]
+    order = frame.sort_values(["row", "column", "seed"], kind="stable").index
+    return ComparisonResult(frame.loc[order].reset_index(drop=True), [images[i] for i in order])
 
 
 @dataclass
@@ -215,56 +233,60 @@ class Drawn(NamedTuple):
 def _draw_row(
     comparison: Comparison, model: _Model, setting: GuidanceSetting, row_index: int, counter: _StepCounter,
     cache: ImageCache | None,
-) -> tuple[list[dict], list[Image.Image]]:
-    """Every image of one grid row: cached images as they are, the others drawn through one
-    pipeline view with its own fresh scheduler, in batches of at most PLAYGROUND_MAX_BATCH."""
+) -> Iterator[ComparisonResult]:
+    """Every image of one grid row, as chunks: the images found in the cache first, then each
+    batch drawn (of at most PLAYGROUND_MAX_BATCH) through one pipeline view with its own fresh
+    scheduler."""
     jobs = [(c, seed) for c in range(len(comparison.columns)) for seed in comparison.seeds]
     with_negative = setting.negative_honoured(model.honours)
     wanted = [cell_negative_prompt(comparison.columns[c], setting) for c, _ in jobs]
     pairs = [(comparison.columns[c].prompt, n if with_negative else "") for (c, _), n in zip(jobs, wanted)]
     keys = [model.image_key(comparison, setting, prompt, negative, seed) for (prompt, negative), (_, seed) in zip(pairs, jobs)]
-    drawn: dict[int, Drawn] = {}
-    for i, key in enumerate(keys):
-        image = cache.get(key) if cache else None
-        if image is not None:
-            drawn[i] = Drawn(image, 0.0, from_cache=True)
-    counter.advance(len(drawn) * setting.steps)
-    sampler = _draw(comparison, model, setting, [i for i in range(len(jobs)) if i not in drawn], jobs, pairs, drawn,
-                    counter)
-    rows: list[dict] = []
-    images: list[Image.Image] = []
-    for i, ((c, seed), (prompt, negative)) in enumerate(zip(jobs, pairs)):
-        image, seconds, from_cache, flagged = drawn[i]
-        problem = image_problem(image, flagged)
-        if cache and not from_cache and not problem:
-            cache.put(keys[i], image)
-        column = comparison.columns[c]
-        rows.append({
-            "subject": comparison.subject.strip(), "column": c, "row": row_index,
-            "template_id": column.template_id, "modality": column.modality, "prompt": prompt, "negative_prompt": negative,
-            "setting": setting.label, "setting_key": setting.key,
-            "setting_negative_prompt": setting.negative_prompt, "model_id": model.model_id,
-            "scheduler": sampler or schedulers.label(schedulers.make(setting.scheduler, model.pipe.scheduler)),
-            "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
-            "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
-            "width": image.width, "height": image.height, "seconds": seconds, "from_cache": from_cache,
-            "prompt_ignored": model.encoder.ignored_text(prompt), "negative_ignored": "" if with_negative else wanted[i],
-            "image_problem": problem,
-        })
-        images.append(image)
-    return rows, images
+    scheduler = schedulers.make(setting.scheduler, model.pipe.scheduler)
+    sampler = schedulers.label(scheduler)
+
+    def chunk(drawn: dict[int, Drawn]) -> ComparisonResult:
+        rows: list[dict] = []
+        for i, (image, seconds, from_cache, flagged) in sorted(drawn.items()):
+            (c, seed), (prompt, negative) = jobs[i], pairs[i]
+            problem = image_problem(image, flagged)
+            if cache and not from_cache and not problem:
+                cache.put(keys[i], image)
+            column = comparison.columns[c]
+            rows.append({
+                "subject": comparison.subject.strip(), "column": c, "row": row_index,
+                "template_id": column.template_id, "modality": column.modality, "variant": column.variant,
+                "prompt": prompt,
+                "negative_prompt": negative, "setting": setting.label, "setting_key": setting.key,
+                "setting_negative_prompt": setting.negative_prompt, "model_id": model.model_id, "scheduler": sampler,
+                "steps": setting.steps, "guidance_scale": float(setting.guidance_scale),
+                "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
+                "width": image.width, "height": image.height, "seconds": seconds, "from_cache": from_cache,
+                "prompt_ignored": model.encoder.ignored_text(prompt), "negative_ignored": "" if with_negative else wanted[i],
+                "image_problem": problem,
+            })
+        return ComparisonResult(schema.new_frame(rows), [d.image for _, d in sorted(drawn.items())])
+
+    found = {i: Drawn(image, 0.0, from_cache=True) for i, key in enumerate(keys)
+             if cache and (image := cache.get(key)) is not None}
+    if found:
+        counter.advance(len(found) * setting.steps)
+        yield chunk(found)
+    todo = [i for i in range(len(jobs)) if i not in found]
+    for batch in _draw(comparison, model, setting, scheduler, todo, jobs, pairs, counter):
+        yield chunk(batch)
 
 
 def _draw(
-    comparison: Comparison, model: _Model, setting: GuidanceSetting, todo: list[int], jobs: list[tuple[int, int]],
-    pairs: list[tuple[str, str]], drawn: dict[int, Drawn], counter: _StepCounter,
-) -> str:
-    """Denoise and decode the jobs `todo` of one row in batches into `drawn`; the sampler's name."""
+    comparison: Comparison, model: _Model, setting: GuidanceSetting, scheduler, todo: list[int],
+    jobs: list[tuple[int, int]], pairs: list[tuple[str, str]], counter: _StepCounter,
+) -> Iterator[dict[int, Drawn]]:
+    """Denoise and decode the jobs `todo` of one row in batches, yielding each batch's images by job."""
     if not todo:
-        return ""
+        return
     max_batch = max(1, get_settings().max_batch)
     pipe = model.pipe
-    row_pipe = AutoPipelineForText2Image.from_pipe(pipe, scheduler=schedulers.make(setting.scheduler, pipe.scheduler))
+    row_pipe = AutoPipelineForText2Image.from_pipe(pipe, scheduler=scheduler)
     row_pipe.set_progress_bar_config(disable=True)
     with_negative = setting.negative_honoured(model.honours)
     for start in range(0, len(todo), max_batch):
@@ -295,6 +317,5 @@ def _draw(
         seconds = (time.perf_counter() - began) / len(batch)
         counter.finish_batch()
         flags = getattr(output, "nsfw_content_detected", None) or [False] * len(batch)
-        for i, image, flagged in zip(batch, output.images, flags):
-            drawn[i] = Drawn(image, seconds, from_cache=False, flagged=bool(flagged))
-    return schedulers.label(row_pipe.scheduler)
+        yield {i: Drawn(image, seconds, from_cache=False, flagged=bool(flagged))
+               for i, image, flagged in zip(batch, output.images, flags)}

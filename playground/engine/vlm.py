@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import PlaygroundError
 from .models import Cache, hub_errors_as_sentences, pick_device, source_of
+from .score_cache import cached_readings
 
 TINY_JUDGE_ID = "tiny-offline-vlm"
 YES, NO = " Yes", " No"
@@ -65,9 +66,18 @@ class VisionJudge:
         return self.model(**batch, use_cache=False, logits_to_keep=1).logits[:, -1, :].float()
 
     def p_yes(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[float]:
-        """P(yes) for each pair (images[i], questions[i]), in batches."""
+        """P(yes) for each pair (images[i], questions[i]): from the score cache where this judge
+        answered the same question on the same image before, else computed in batches."""
         if len(images) != len(questions):
             raise PlaygroundError(f"{len(images)} images but {len(questions)} questions: one of each per pair.")
+        if not images:
+            return []
+        answers = cached_readings(f"judge:{self.judge_id}", images,
+                                  lambda at: [[p] for p in self._p_yes([images[i] for i in at], [questions[i] for i in at])],
+                                  extra=questions)
+        return [float(a[0]) for a in answers]
+
+    def _p_yes(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[float]:
         answers: list[float] = []
         for start in range(0, len(images), self.batch_size):
             chunk = slice(start, start + self.batch_size)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import sqlite3
+import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +27,7 @@ from .. import schema
 from ..comparison import GuidanceSetting
 from ..config import get_settings
 from ..errors import PlaygroundError
+from ..export import atomic
 from ..stores import db as store
 from . import stats
 from .blind import blinded
@@ -82,6 +86,22 @@ def list_runs() -> list[str]:
     """Run folders under PLAYGROUND_HOME/runs that hold a finished sweep table."""
     root = get_settings().runs_dir
     return sorted(p.name for p in root.glob("*") if (p / "results.parquet").is_file()) if root.is_dir() else []
+
+
+def run_from_result(frame: pd.DataFrame, name: str | None = None) -> str:
+    """A rating run made from a Compare result (its frame, with `image_path`): the images copied
+    into a run folder under PLAYGROUND_HOME/runs with the table a sweep writes, so experts rate
+    it blind like a sweep. Returns the run's name."""
+    if frame is None or frame.empty or "image_path" not in frame:
+        raise PlaygroundError("Generate a comparison in Compare first; its images become the run to rate.")
+    name = name or f"compare-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder = get_settings().runs_dir / name
+    (folder / "images").mkdir(parents=True)
+    files = [shutil.copy2(path, folder / "images" / Path(path).name) for path in frame["image_path"]]
+    table = frame.drop(columns=["image_path"]).assign(image_file=[Path(f).name for f in files], unit=0)
+    with atomic(folder / "results.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    return name
 
 
 class RatingSession:

@@ -8,7 +8,7 @@ from ..config import get_settings
 from ..curated import Curated, load_curated
 from ..startup import Runtime, detect_runtime
 from ..templates import TemplateSet, load_templates
-from . import compare, educators, library_tab, study_tab
+from . import arena_tab, compare, educators, library_tab, study_tab
 from .common import text
 
 TITLE = "Medical Text-to-Image Prompt Playground"
@@ -41,7 +41,9 @@ def build_demo(
                 compare_inputs = compare.build(runtime, templates, curated)
             educators.build(templates, curated, compare_inputs, tabs)
             library_tab.build(runtime, templates, compare_inputs, tabs)
-            study_tab.build()
+            arena_tab.build(templates, curated, compare_inputs)
+            study_tab.build(compare_inputs)
+        compare_inputs.wire_stop()
     return demo
 
 

@@ -1,8 +1,9 @@
 """The Compare tab: one subject through up to 4 prompts x 4 guidance settings x 4 models, same seeds.
 
-Handlers are thin: they turn widget values into a `Comparison`, call
-`workflow.compare_to_folder`, and lay the result out. Every event has an `api_name`. The grid's
-columns are prompts; its rows are model x guidance setting. The settings table shows the chosen
+Handlers are thin: they turn widget values into a `Comparison`, stream it through
+`workflow.stream_to_folder`, and lay out each batch as it comes (the labelled grid is
+`grid_view`'s HTML). Every event has an `api_name`. The grid's columns are prompts (or Prompt S/R
+terms); its rows are model x guidance setting. The settings table shows the chosen
 model's recommended rows (`model_preset`) until the user edits it: unedited, every model runs its
 own preset; edited, the table's rows run on every model.
 """
@@ -18,7 +19,8 @@ import gradio as gr
 import pandas as pd
 
 from .. import limits, schema
-from ..comparison import MAX_COLUMNS, MAX_MODELS, Comparison, GuidanceSetting, model_preset
+from .. import prompt_sr as prompt_sr_axis
+from ..comparison import MAX_COLUMNS, MAX_MODELS, Comparison, ComparisonResult, GuidanceSetting, model_preset
 from ..config import get_settings
 from ..curated import Curated
 from ..engine import schedulers
@@ -31,7 +33,9 @@ from ..templates import TemplateSet
 from ..judges.confusion import confusion_warnings
 from ..judges.domain import AUTO
 from ..scorer_registry import load_scorers
-from ..workflow import Judges, compare_to_folder, mean_scores
+from ..grid import detail_lines
+from ..workflow import GRID_FILE, Judges, images_of, mean_scores, rerun_cell, stream_to_folder
+from . import grid_view
 from .common import on_gpu, text, user_errors
 
 NO_SCORER = "none"
@@ -138,21 +142,26 @@ def parse_settings(table: pd.DataFrame | list) -> list[GuidanceSetting]:
 def build_comparison(
     subject: str, model: Sequence[str] | str, column_values: Sequence[str], table, images_per_cell: float,
     seed: float, runtime: Runtime, templates: TemplateSet, guidance_scorer: str, width: float = 0, height: float = 0,
-    use_presets: bool = False,
+    use_presets: bool = False, prompt_sr: str = "",
 ) -> Comparison:
     """A checked `Comparison` from the widgets; `column_values` alternates template id and prompt;
-    `use_presets`: each model runs its own preset rows instead of the table's."""
+    `use_presets`: each model runs its own preset rows instead of the table's; `prompt_sr`: a
+    Prompt S/R line that makes column 1 one column per term."""
     models = chosen_models(model)
     for name in models:
         if name not in runtime.models and not get_settings().allow_any_model:
             raise PlaygroundError(f"Model {name!r} is not offered here; choose from: {', '.join(runtime.models)}.")
-    columns = [column_of(t, p, subject, templates) for t, p in zip(column_values[::2], column_values[1::2])]
+    columns = [c for c in (column_of(t, p, subject, templates) for t, p in zip(column_values[::2], column_values[1::2])) if c]
+    if (prompt_sr or "").strip():
+        if not columns:
+            raise PlaygroundError("Prompt S/R varies column 1's prompt: fill column 1 first.")
+        columns = prompt_sr_axis.expand(columns[0], prompt_sr)
     numbers = {"Seed": seed, "Images per cell": images_per_cell, "Width": width, "Height": height}
     for name, value in numbers.items():
         if not limits.is_whole(value):
             raise PlaygroundError(f"{name} must be a whole number, got {value}.")
     comparison = Comparison(
-        subject=subject or "", columns=[c for c in columns if c], settings=None if use_presets else parse_settings(table),
+        subject=subject or "", columns=columns, settings=None if use_presets else parse_settings(table),
         images_per_cell=int(images_per_cell), base_seed=int(seed), model_id=models[0] if len(models) == 1 else models,
         guidance_scorer_id=guidance_scorer,
         width=int(width) or None, height=int(height) or None,
@@ -161,59 +170,10 @@ def build_comparison(
     return comparison
 
 
-def _badges(row: pd.Series) -> list[str]:
-    """"CLIP 27.1", "med 30.2": each declared score with a badge that this row has."""
-    return [f"{schema.COLUMNS[name].badge} {row[name]:.1f}"
-            for name in schema.scores(row) if schema.COLUMNS[name].badge and pd.notna(row[name])]
-
-
-def caption(row: pd.Series) -> str:
-    """What is written under an image: scores first (captions are cut when long)."""
-    if row["image_problem"]:
-        return f"⚠ not scored: {row['image_problem']} · c{row['column'] + 1} {row['template_id']} · seed {row['seed']}"
-    parts = _badges(row)
-    if row["best_in_row"] and parts:
-        parts[0] += " ★ best in row"  # the first badge is the primary score, the one "best in row" ranks by
-    if row["criteria_passed"]:
-        parts.append(f"criteria {row['criteria_passed']}" + (" ◆ best of N" if row["best_of_n"] else ""))
-    parts.append(f"sees: {row['probe_top3'].split(',')[0]}")
-    if row["negative_ignored"]:
-        parts.append("⚠ negative prompt ignored")
-    parts.append(f"c{row['column'] + 1} {row['template_id']} · r{row['row'] + 1} {short_model(row['model_id'])} · "
-                 f"{row['setting']} · seed {row['seed']}" + (" · cached" if row.get("from_cache") else ""))
-    return " · ".join(parts)
-
-
-def short_model(model_id: str) -> str:
-    """"sdxl-turbo" for "stabilityai/sdxl-turbo": enough to tell models apart under an image."""
-    return model_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def details(row: pd.Series) -> str:
+def details(row: pd.Series, number: int) -> str:
     """The selected image's full evaluation, as Markdown with user text escaped."""
-    lines = [f"**Image {row.name}** · {text(row['model_id'])} · {text(row['template_id'])} · {text(row['setting'])} · "
-             f"seed {row['seed']}", f"- prompt: {text(row['prompt'])}"]
-    if row["negative_prompt"]:
-        lines.append(f"- negative prompt: {text(row['negative_prompt'])}")
-    if row["negative_ignored"]:
-        lines.append(f"- ⚠ negative prompt not used (this model takes none, or this row has no classifier-free guidance): "
-                     f"{text(row['negative_ignored'])}")
-    if row["prompt_ignored"]:
-        lines.append(f"- ⚠ ignored by the model (past what its text encoder reads): {text(row['prompt_ignored'])}")
-    if row["image_problem"]:
-        return "\n".join([*lines, f"- ⚠ not scored: {text(row['image_problem'])}"])
-    lines += [f"- {name}: {row[name]:.2f}" for name in schema.scores(row) if pd.notna(row[name])]
-    if row.get("finding"):
-        lines.append(f"- chest x-ray finding asked for: {text(row['finding'])}, probability {row['finding_score']:.2f} "
-                     f"({text(row['finding_model'])})")
-    if row.get("judge_checklist"):
-        lines.append(f"- checklist, answered by {text(row['judge_id'])} (P(yes)) and by CLIP:")
-        lines += [f"    - {text(item)}" for item in row["judge_checklist"].split(" | ")]
-    elif row["criteria"]:
-        lines.append(f"- criteria {row['criteria_passed']}:")
-        lines += [f"    - {text(item)}" for item in row["criteria"].split(" · ")]
-    lines.append(f"- CLIP sees: {text(row['probe_top3'])}")
-    return "\n".join(lines)
+    title, *lines = detail_lines(row, number)
+    return "\n".join([f"**{text(title)}**", *(text(line) for line in lines)])
 
 
 def legend(frame: pd.DataFrame, images_per_cell: int) -> str:
@@ -256,6 +216,14 @@ class CompareInputs:
     generate: Callable  # the /compare handler, for other tabs to chain after restoring inputs
     generate_inputs: list
     generate_outputs: list
+    result: gr.State  # the frame of the grid shown (with image_path), for other tabs to use
+    generating: list  # the events that generate, which Stop cancels; another tab's chain joins them
+    stop: gr.Button
+
+    def wire_stop(self) -> None:
+        """Stop cancels every generating event (call once every tab has added its own): the
+        running generator is dropped, and what is on screen (and saved, ZIP included) stays."""
+        self.stop.click(None, None, None, cancels=self.generating, api_name=False)
 
     def components(self) -> list:
         """Every component `restore` may fill: the outputs of an event that calls it."""
@@ -297,7 +265,18 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
 
     @on_gpu(lambda comparison, judges, *_a, **_k: comparison.gpu_seconds() + judges.gpu_seconds(comparison.n_images))
     def _generate_on_device(comparison: Comparison, judges: Judges, progress_cb):
-        return compare_to_folder(comparison, judges, progress=progress_cb, curated=curated)
+        yield from stream_to_folder(comparison, judges, progress=progress_cb, curated=curated)
+
+    @on_gpu(lambda comparison, judges, *_a, **_k: comparison.gpu_seconds() + judges.gpu_seconds(comparison.n_images))
+    def _rerun_on_device(comparison: Comparison, judges: Judges, saved: ComparisonResult, row: int, column: int,
+                         progress_cb):
+        yield from rerun_cell(comparison, saved, row, column, judges, curated, progress_cb)
+
+    def shown(saved: ComparisonResult, comparison: Comparison, judges: Judges) -> tuple:
+        """What the tab shows of a (possibly still streaming) saved result."""
+        frame = saved.frame
+        return (grid_view.render(frame), legend(frame, comparison.images_per_cell), mean_scores(frame),
+                results_table(frame), str(saved.zip_path), str(saved.folder / GRID_FILE), frame, (comparison, judges))
 
     @user_errors
     def generate(
@@ -305,11 +284,14 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         template_1: str, prompt_1: str, template_2: str, prompt_2: str,
         template_3: str, prompt_3: str, template_4: str, prompt_4: str,
         settings: pd.DataFrame, images_per_cell: float, seed: float, width: float = 0, height: float = 0,
-        domain_scorer: str = AUTO, judge: str = NO_SCORER, preset: pd.DataFrame | None = None, progress=gr.Progress(),
+        domain_scorer: str = AUTO, judge: str = NO_SCORER, prompt_sr: str = "", preset: pd.DataFrame | None = None,
+        progress=gr.Progress(),
     ):
-        """Generate the grid; model: up to 4 model ids; template_N is a template id, 'free' or 'off',
-        prompt_N its prompt; settings: one row per guidance setting (left as the chosen model's
-        recommended rows, each model runs its own)."""
+        """Generate the grid, streaming: each batch appears as soon as it is drawn and judged.
+        model: up to 4 model ids; template_N is a template id, 'free' or 'off', prompt_N its
+        prompt; settings: one row per guidance setting (left as the chosen model's recommended
+        rows, each model runs its own); prompt_sr: "word, replacement, ..." turns column 1 into
+        one column per term (Prompt S/R)."""
         column_values = [template_1, prompt_1, template_2, prompt_2, template_3, prompt_3, template_4, prompt_4]
         if scorer not in runtime.scorers:
             raise PlaygroundError(f"Scorer {scorer!r} is not offered here; choose one of: {', '.join(runtime.scorers)}.")
@@ -322,24 +304,25 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
                                   f"{', '.join(domain_choices)}.")
         comparison = build_comparison(
             subject, model, column_values, settings, images_per_cell, seed, runtime, templates, scorer, width, height,
-            use_presets=not is_edited(settings, preset),
+            use_presets=not is_edited(settings, preset), prompt_sr=prompt_sr,
         )
         judges = Judges(scorer, None if medical_scorer == NO_SCORER else medical_scorer,
                         None if domain_scorer == NO_SCORER else domain_scorer, None if judge == NO_SCORER else judge)
-        saved = _generate_on_device(
-            comparison, judges,
-            lambda done, total, what=None: report(progress, done, total, what),
-        )
-        frame = saved.frame
-        gallery = [(path, caption(row)) for path, (_, row) in zip(frame["image_path"], frame.iterrows())]
-        return (
-            gr.Gallery(value=gallery, columns=len(comparison.columns) * comparison.images_per_cell),
-            legend(frame, comparison.images_per_cell),
-            mean_scores(frame),
-            results_table(frame),
-            str(saved.zip_path),
-            frame,
-        )
+        for saved in _generate_on_device(comparison, judges, lambda done, total, what=None: report(progress, done, total, what)):
+            yield shown(saved, comparison, judges)
+
+    @user_errors
+    def rerun(frame: pd.DataFrame | None, run: tuple | None, index: float | None, progress=gr.Progress()):
+        """Redraw the selected image's cell with new seeds; the rest of the grid stays."""
+        if frame is None or frame.empty or run is None:
+            raise PlaygroundError("Generate a comparison first, then pick an image whose cell to redraw.")
+        comparison, judges = run
+        index = limits.whole_number(index, "The image number", 0, len(frame) - 1)
+        picked = frame.iloc[index]
+        saved = ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
+        for result in _rerun_on_device(comparison, judges, saved, int(picked["row"]), int(picked["column"]),
+                                       lambda done, total, what=None: report(progress, done, total, what)):
+            yield shown(result, comparison, judges)
 
     @user_errors
     def prefer(frame: pd.DataFrame | None, index: float | None, note: str = "") -> str:
@@ -350,8 +333,11 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 
-    def select_image(frame: pd.DataFrame | None, evt: gr.SelectData) -> tuple[int, str]:
-        return evt.index, details(frame.iloc[evt.index]) if frame is not None else ""
+    def select_image(frame: pd.DataFrame | None, evt: gr.EventData) -> tuple[int, str]:
+        position = int(getattr(evt, "position", 0))
+        if frame is None or not 0 <= position < len(frame):
+            return 0, ""
+        return position, details(frame.iloc[position], position)
 
     with gr.Row():
         subject = gr.Textbox(label="Medical subject", value=EXAMPLE_SUBJECTS[0], scale=3, elem_id="subject")
@@ -394,7 +380,11 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
             with gr.Row():
                 width = gr.Number(value=0, precision=0, label="Width (0 = model's)", min_width=80)
                 height = gr.Number(value=0, precision=0, label="Height (0 = model's)", min_width=80)
-            run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+            with gr.Row():
+                run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", min_width=60)
+            prompt_sr = gr.Textbox(label="Prompt S/R: word, replacement, ... (column 1's prompt, one column per term, instead of columns 2-4)",
+                                   value="", placeholder="H&E, immunohistochemistry, Masson's trichrome", elem_id="prompt-sr")
             png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=130,
                           elem_id="restore-png")
             png_status = gr.Markdown(elem_id="restore-status")
@@ -403,11 +393,13 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
 
     confusion_md = gr.Markdown(elem_id="confusion-warning")
     legend_md = gr.Markdown(elem_id="legend")
-    gallery = gr.Gallery(label="Images (CLIP score under each)", columns=4, elem_id="grid", object_fit="contain")
+    grid = gr.HTML(grid_view.EMPTY, css_template=grid_view.CSS, js_on_load=grid_view.SELECT_JS, elem_id="grid",
+                   label="Grid: columns are prompts, rows are model x setting (click an image to enlarge and select it)")
     with gr.Row():
         selected = gr.Number(label="Selected image #", precision=0, value=0, elem_id="selected")
         note = gr.Textbox(label="Note (optional)", scale=2)
         prefer_button = gr.Button("Prefer: log to library", elem_id="prefer")
+        rerun_button = gr.Button("Re-run its cell with new seeds", elem_id="rerun-cell")
     prefer_status = gr.Markdown(elem_id="prefer-status")
     selected_details = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(
@@ -417,13 +409,16 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     table = gr.Dataframe(pd.DataFrame(columns=[*TABLE_KEYS, schema.PRIMARY_SCORE, "prompt"]), interactive=False,
                          label="Results: one row per image, every judge's scores (press Generate to fill it)",
                          elem_id="results")
-    download = gr.File(label="Download: images + results.csv (ZIP)")
+    with gr.Row():
+        download = gr.File(label="Download: images, results.csv and the grid PNG (ZIP)", elem_id="download")
+        grid_png = gr.File(label="Download: the labelled grid (PNG)", elem_id="grid-png")
     result_state = gr.State()
+    run_state = gr.State()  # the (Comparison, Judges) behind the grid shown, for "re-run its cell"
 
     inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height,
-              domain_scorer, judge, preset_rows]
-    outputs = [gallery, legend_md, plot, table, download, result_state]
-    gallery.select(select_image, result_state, [selected, selected_details], api_name=False)
+              domain_scorer, judge, prompt_sr, preset_rows]
+    outputs = [grid, legend_md, plot, table, download, grid_png, result_state, run_state]
+    grid.click(select_image, result_state, [selected, selected_details], api_name=False)
     prefer_button.click(prefer, [result_state, selected, note], prefer_status, api_name="prefer")
 
     def sync(subject_value: str, filled_for: str, *values: str) -> list[str]:
@@ -462,21 +457,22 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
         return "\n".join(f"- ⚠ {text(w)}" for w in found)
 
     warn_inputs = [subject, scorer, *column_widgets]
-    run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(
+    generating = [run_button.click(sync, sync_inputs, sync_outputs, api_name=False).then(
         warn, warn_inputs, confusion_md, api_name="confusion_warnings"
-    ).then(generate, inputs, outputs, api_name="compare")
+    ).then(generate, inputs, outputs, api_name="compare")]
+    generating.append(rerun_button.click(rerun, [result_state, run_state, selected], outputs, api_name="rerun_cell"))
     subject.input(sync, sync_inputs, sync_outputs, api_name=False, trigger_mode="always_last")
     for choice, prompt in zip(column_widgets[::2], prompts):
         choice.change(
             lambda s, t, p: fill_prompt(s, t, p, templates), [subject, choice, prompt], prompt, api_name=False
         )
     for button, example in zip(example_buttons, EXAMPLE_SUBJECTS):
-        button.click(lambda example=example: example, None, subject, api_name=False).then(
+        generating.append(button.click(lambda example=example: example, None, subject, api_name=False).then(
             sync, sync_inputs, sync_outputs, api_name=False
-        ).then(warn, warn_inputs, confusion_md, api_name=False).then(generate, inputs, outputs, api_name=False)
+        ).then(warn, warn_inputs, confusion_md, api_name=False).then(generate, inputs, outputs, api_name=False))
     compare_inputs = CompareInputs(
         subject, model, column_widgets, settings_table, preset_rows, note_md, images_per_cell, seed, width, height,
-        filled_for, runtime, generate, inputs, outputs,
+        filled_for, runtime, generate, inputs, outputs, result_state, generating, stop_button,
     )
 
     @user_errors

@@ -7,17 +7,21 @@ as HTML.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from .. import limits
+from ..config import get_settings
 from ..errors import PlaygroundError
+from ..stores.arena import KINDS, open_arena
 from ..stores.library import EXPORT_FORMATS, PAGE_SIZES, SORTS, Library, open_library
 from ..restore import from_record
 from ..startup import Runtime
 from ..templates import TemplateSet
+from .arena_tab import leaderboard_table, leaderboard_view
 from .common import user_errors
 from .compare import CompareInputs
 
@@ -69,6 +73,13 @@ def build(runtime: Runtime, templates: TemplateSet, compare_inputs: CompareInput
         return str(Library().export_for_download(fmt))
 
     @user_errors
+    def export_leaderboard(kind: str) -> str:
+        outputs = get_settings().outputs_dir  # served, like the library's own exports
+        outputs.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="leaderboard-", dir=outputs))
+        return str(open_arena().export(folder / f"arena-{kind}-leaderboard.csv", kind))
+
+    @user_errors
     def import_file(path: str | None) -> str:
         if not path:
             raise PlaygroundError("Choose a .jsonl file exported from a prompt library first.")
@@ -105,6 +116,11 @@ def build(runtime: Runtime, templates: TemplateSet, compare_inputs: CompareInput
             export_button = gr.Button("Export")
             exported = gr.File(label="Export", elem_id="library-export-file")
             upload = gr.File(label="Import a JSONL export", file_types=[".jsonl"], type="filepath")
+        with gr.Row():
+            board_kind = gr.Radio(list(KINDS), value="template", label="Leaderboard of", scale=1)
+            board_export = gr.Button("Export the leaderboard (CSV)", scale=1)
+            board_file = gr.File(label="Leaderboard", elem_id="library-leaderboard-file", scale=2)
+        board = leaderboard_table("library-leaderboard")
 
     filters = [text, modality, template, model, tag, sort, page, page_size]
     views = [gallery, table, page, where]
@@ -120,4 +136,7 @@ def build(runtime: Runtime, templates: TemplateSet, compare_inputs: CompareInput
     export_button.click(export, fmt, exported, api_name="library_export")
     upload.upload(import_file, upload, status, api_name="library_import").then(view, filters, views, api_name=False)
     gallery.select(_picked_record, None, record_id, api_name=False)
+    tab.select(leaderboard_view, board_kind, board, api_name=False)
+    board_kind.change(leaderboard_view, board_kind, board, api_name=False)
+    board_export.click(export_leaderboard, board_kind, board_file, api_name="leaderboard_export")
     return tab

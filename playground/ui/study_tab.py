@@ -2,10 +2,14 @@
 
 Raters see 4 images of a prompt condition and nothing of its prompt or settings; they rate style
 and content on the 0-4 scale and may mark the best image. Sweeps appear here when written to
-PLAYGROUND_HOME/runs/NAME (see README).
+PLAYGROUND_HOME/runs/NAME (see README), and the grid shown in Compare becomes a run in one click.
+The original study's statistics (its shipped ratings) are shown from the start.
 """
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -16,8 +20,10 @@ from ..comparison import MAX_SEED
 from ..config import get_settings
 from ..errors import PlaygroundError
 from ..research.stats import AGREEMENT_COLUMNS, SUMMARY_COLUMNS
-from ..research.study import SCALE, RatingSession, list_runs
+from ..research import stats
+from ..research.study import SCALE, RatingSession, list_runs, run_from_result
 from .common import user_errors
+from .compare import CompareInputs
 
 SCALE_CHOICES = [(f"{value}: {label}", value) for value, label in SCALE.items()]
 BEST_CHOICES = [("no best image", -1)] + [(f"image {i}", i - 1) for i in range(1, 5)]
@@ -29,8 +35,34 @@ def _session(run: str | None, seed: float | None) -> RatingSession:
     return RatingSession(get_settings().runs_dir / run, limits.whole_number(seed, "The session seed", 0, MAX_SEED))
 
 
-def build() -> None:
+@functools.cache
+def original_study() -> tuple[pd.DataFrame, Path, str]:
+    """The original study's medians and IQRs per category, its box plot and a sentence on it,
+    computed once per process from the ratings shipped in prompt_library/study-data."""
+    path = get_settings().original_study
+    ratings = stats.read_ratings(path)
+    files = stats.report(ratings, get_settings().home / "cache" / "original-study")
+    boxplot = next(f for f in files if f.name == "boxplot.png")
+    note = (f"**The original study** (GLIDE, Kather Lab 2022, MIT): {ratings['subject'].nunique()} prompts rated "
+            f"for style and content on the 0-4 scale, {len(ratings)} ratings in all. Median and IQR per category; "
+            "rate your own run above and press Show statistics to compare.")
+    return stats.summarize(ratings).round(2), boxplot, note
+
+
+def build(compare_inputs: CompareInputs) -> None:
     """Lay out the Study tab (call inside `gr.Tabs`) and wire its events."""
+
+    @user_errors
+    def rate_compare(frame: pd.DataFrame | None):
+        name = run_from_result(frame)
+        return gr.Dropdown(choices=list_runs(), value=name), (
+            f"The grid in Compare is now run `{name}` ({len(frame)} images). Type your rater name and press "
+            "Start / resume.")
+
+    def show_original() -> tuple:
+        summary, boxplot, note = original_study()
+        with Image.open(boxplot) as image:
+            return summary, image.copy(), note  # the cache folder is not served
 
     def show(session: RatingSession, rater: str) -> tuple:
         item = session.next_item(rater)
@@ -69,7 +101,10 @@ def build() -> None:
             seed = gr.Number(value=0, precision=0, label="Session seed (same seed = same order per rater)")
             rater = gr.Textbox(label="Rater name", elem_id="study-rater")
             start_button = gr.Button("Start / resume", elem_id="study-start")
-        header = gr.Markdown(elem_id="study-header")
+        with gr.Row():
+            from_compare = gr.Button("Rate the grid shown in Compare (a new run)", elem_id="study-from-compare")
+        header = gr.Markdown("Choose a sweep run, or make one from the grid in Compare; then type your name and press "
+                             "**Start / resume**.", elem_id="study-header")
         images = gr.Gallery(label="Images of one condition", columns=4, height=320, elem_id="study-images")
         with gr.Row():
             style = gr.Radio(SCALE_CHOICES, label="Style", elem_id="study-style")
@@ -85,9 +120,17 @@ def build() -> None:
                                  label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
                                  "with each other judge")
         agreement_plot = gr.Image(label="Judge agreement (Spearman's rho)", type="pil", elem_id="study-agreement-plot")
+        original_note = gr.Markdown(elem_id="original-study-note")
+        original_plot = gr.Image(label="The original study: ratings per category", type="pil",
+                                 elem_id="original-study-plot")
+        original_summary = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False,
+                                        elem_id="original-study-summary",
+                                        label="The original study: median and IQR per category")
         current = gr.State()
 
-    tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False)
+    tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False).then(
+        show_original, None, [original_summary, original_plot, original_note], api_name="original_study")
+    from_compare.click(rate_compare, compare_inputs.result, [run, header], api_name="study_from_compare")
     start_button.click(start, [run, seed, rater], [header, images, current], api_name="study_start")
     submit_button.click(submit, [run, seed, rater, current, style, content, best],
                         [header, images, current, style, content, best], api_name="study_rate")
