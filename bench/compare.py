@@ -364,7 +364,7 @@ def _grid(columns: int, rows: int, seeds: int, base_seed: int = 0, words: str = 
     prompts = [f"{t} {words}".strip() for t in TEMPLATES * (columns // len(TEMPLATES) + 1)][:columns]
     base = Comparison.from_templates(SUBJECT, TEMPLATES[:1], load_templates()).columns[0]
     return Comparison(SUBJECT, [replace(base, prompt=f"{SUBJECT}, {p}", template_id=p.split()[0]) for p in prompts],
-                      [GuidanceSetting(g, GRID_STEPS) for g in GUIDANCE[:rows]], images_per_cell=seeds,
+                      [GuidanceSetting(4.0 + 2.5 * r, GRID_STEPS) for r in range(rows)], images_per_cell=seeds,
                       base_seed=base_seed, model_id=REAL_SIZE_PIPELINE_ID, guidance_scorer_id=REAL_SIZE_SCORER_ID,
                       width=GRID_SIDE, height=GRID_SIDE)
 

@@ -3,6 +3,8 @@
     playground library list --text melanoma --sort score
     playground sweep glide-replication-quick --out runs/quick
     playground stats report --out report
+    playground refine --subject melanoma --template photo-detailed --rounds 2 --out refined
+    playground prefs export --format dpo --out prefs-dpo
 
 (`python -m playground ...` is the same.) Each command module is imported only when its command
 runs, so `playground library list` loads no torch. A problem a person can fix is printed as one
@@ -68,6 +70,28 @@ def stats_command(args: argparse.Namespace) -> str:
     return f"{summary.to_string()}\n\nWrote {len(files)} files to {args.out}/ (open report.html)"
 
 
+def refine_command(args: argparse.Namespace) -> str:
+    from .refine import Start, refine
+    from .templates import load_templates
+    from .workflow import Judges
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = Start.drawn(args.subject, args.template, args.model or get_settings().model, load_templates(), args.seed)
+    judges = Judges(args.scorer or get_settings().scorer, judge_id=None if args.judge == "none" else args.judge)
+    *_, trajectory = refine(start, judges, args.rounds, args.candidates, args.strength, folder=args.out)
+    kept = trajectory[trajectory["kept"]].iloc[-1]
+    return (f"{len(trajectory)} images in {trajectory['round'].max() + 1} rounds; kept judge score "
+            f"{trajectory['judge_score'].iloc[0]:.3f} -> {kept['judge_score']:.3f} (round {kept['round']}).\n"
+            f"Trajectory: {args.out / 'trajectory.csv'}")
+
+
+def prefs_command(args: argparse.Namespace) -> str:
+    from .prefs import export
+
+    folder, count = export(args.format, args.out)
+    return f"Wrote {count} preference pairs ({args.format}) to {folder}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="playground", description="Medical text-to-image prompt playground: the command line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -96,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("study", help="a study file, or the name of a shipped one (e.g. glide-replication-quick)")
     sweep.add_argument("--out", type=Path, required=True, help="run folder (created; reused to resume)")
     sweep.add_argument("--reduced", action="store_true", help="2 subjects, 2 templates, 2 seeds, 2 steps")
+
+    refining = commands.add_parser("refine", help="MAGIC's loop: refine an image with its failed criteria as feedback")
+    refining.set_defaults(handler=refine_command)
+    refining.add_argument("--subject", required=True, help="the medical subject, e.g. melanoma")
+    refining.add_argument("--template", required=True, help="the template of the start image, e.g. photo-detailed")
+    refining.add_argument("--model", default=None, help="a model id (default: PLAYGROUND_MODEL)")
+    refining.add_argument("--judge", default=get_settings().judge,
+                          help="a vision-language judge id, or 'none' for CLIP's checklist (default: PLAYGROUND_JUDGE)")
+    refining.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
+    refining.add_argument("--rounds", type=int, default=3, help="rounds at most (stops early when all pass or none improves)")
+    refining.add_argument("--candidates", type=int, default=4, help="image-to-image candidates per round")
+    refining.add_argument("--strength", type=float, default=0.3, help="image-to-image strength (MAGIC: 0.3)")
+    refining.add_argument("--seed", type=int, default=0, help="seed of the start image")
+    refining.add_argument("--out", type=Path, required=True, help="folder for the images and trajectory.csv")
+
+    prefs = commands.add_parser("prefs", help="preference pairs for fine-tuning (MAGIC, Diffusion-DPO)")
+    prefs.set_defaults(handler=prefs_command)
+    prefs_actions = prefs.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    prefs_export = prefs_actions.add_parser("export", help="write every pair from votes, ratings and judges")
+    prefs_export.add_argument("--format", choices=["magic", "dpo"], required=True)
+    prefs_export.add_argument("--out", type=Path, required=True, help="output folder")
 
     stats = commands.add_parser("stats", help="statistics of expert ratings")
     stats.set_defaults(handler=stats_command)

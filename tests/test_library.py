@@ -34,7 +34,8 @@ def test_schema_and_migrations(tmp_path):
     library = Library(tmp_path / "lib.sqlite", tmp_path / "images")
     db = library.connect()
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality", "m003_clip_guidance",
-                                                                    "m004_setting_identity", "m005_finite_scores"]
+                                                                    "m004_setting_identity", "m005_finite_scores",
+                                                                    "m006_lineage"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(records)")]
     assert columns[:4] == ["id", "created", "author", "subject"] and "content_hash" in columns
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -8,6 +8,7 @@ column), and return one table row per image.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,11 +16,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import torch
-from diffusers import AutoPipelineForText2Image
+from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
 from PIL import Image
 
 from .. import model_registry, schema
-from ..comparison import Comparison, ComparisonResult, GuidanceSetting, cell_negative_prompt
+from ..comparison import Column, Comparison, ComparisonResult, GuidanceSetting, cell_negative_prompt
 from ..config import get_settings
 from ..errors import PlaygroundError
 from . import families, schedulers
@@ -319,3 +320,40 @@ def _draw(
         flags = getattr(output, "nsfw_content_detected", None) or [False] * len(batch)
         yield {i: Drawn(image, seconds, from_cache=False, flagged=bool(flagged))
                for i, image, flagged in zip(batch, output.images, flags)}
+
+
+def image_to_image(
+    model_id: str, image: Image.Image, prompt: str, negative: str, setting: GuidanceSetting, seeds: Sequence[int],
+    strength: float, progress: ProgressFn | None = None,
+) -> list[Image.Image]:
+    """Candidates drawn from `image` by image-to-image (diffusers' AutoPipelineForImage2Image,
+    sharing the loaded model's components), one per seed, in one batch: the refine step.
+
+    `strength` is the share of the schedule re-run (MAGIC samples at 0.3): the image is noised to
+    that point and denoised with `prompt`. At least one step runs: the schedule is lengthened to
+    ceil(1 / strength) steps where `setting.steps` is shorter.
+    """
+    if not 0 < strength <= 1:
+        raise PlaygroundError(f"The refine strength must be above 0 and at most 1, got {strength}.")
+    comparison = Comparison("refine", [Column(prompt)], [setting], model_id=model_id, width=image.width,
+                            height=image.height)
+    model = _Model.load(model_id, comparison, progress)
+    if not model.family.image_to_image:
+        raise PlaygroundError(f"{model_id} ({model.family.title}) cannot refine an image: diffusers has no "
+                              "image-to-image pipeline for its family. Refine on an SD, SDXL, SD3 or FLUX model.")
+    setting.check_for(model.honours, "The refine setting")
+    with_negative = setting.negative_honoured(model.honours)
+    pipe = AutoPipelineForImage2Image.from_pipe(model.pipe, scheduler=schedulers.make(setting.scheduler, model.pipe.scheduler))
+    pipe.set_progress_bar_config(disable=True)
+    steps = max(setting.steps, math.ceil(1 / strength))
+    counter = _StepCounter(len(seeds) * int(steps * strength), progress)
+    with torch.inference_mode():
+        output = pipe(
+            **model.encoder.kwargs([(prompt, negative if with_negative else "")] * len(seeds), with_negative),
+            image=[image.convert("RGB")] * len(seeds), strength=strength, num_inference_steps=steps,
+            guidance_scale=setting.guidance_scale, generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+            **model.family.step_callback(counter.batch_callback(len(seeds), int(steps * strength))),
+            **model.family.call_options(model.pipe),
+        )
+    counter.finish_batch()
+    return list(output.images)

@@ -70,3 +70,19 @@ def add_judge(
                          for row, js, vs in zip(criteria, p_yes, clip)],
         judge_id=judge.judge_id,
     )
+
+
+def verdicts(
+    frame: pd.DataFrame, images: Sequence[Image.Image], scorer: ClipScorer, judge: VisionJudge | None, curated: Curated,
+) -> list[list[tuple[Criterion, float]]]:
+    """Each image's criteria with the probability that each holds: the judge's P(yes) when a
+    judge is chosen, else CLIP's; a criterion passes above PASS. What refinement turns into
+    feedback (readings come from the score cache when the images were judged before)."""
+    criteria = checklists(frame, curated)
+    if judge is None:
+        probabilities = clip_probabilities(scorer.embed_images(images), scorer, criteria)
+    else:
+        pairs = [(i, c.question) for i, row in enumerate(criteria) for c in row]
+        answers = iter(judge.p_yes([images[i] for i, _ in pairs], [q for _, q in pairs]))
+        probabilities = [[next(answers) for _ in row] for row in criteria]
+    return [list(zip(row, p)) for row, p in zip(criteria, probabilities)]

@@ -102,6 +102,14 @@ def m005_finite_scores(db: sqlite3.Connection) -> None:
         db.execute("UPDATE records SET scores = ? WHERE id = ?", (json.dumps(finite), record_id))
 
 
+@migration
+def m006_lineage(db: sqlite3.Connection) -> None:
+    """A refined image's lineage: its parent's content hash, the refine round and the strength."""
+    db.execute("ALTER TABLE records ADD COLUMN parent TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE records ADD COLUMN refine_round INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE records ADD COLUMN strength REAL NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True)
 class Logged:
     """What `Library.log` did: the record's id, whether it is new, and its votes now."""

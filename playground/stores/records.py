@@ -23,9 +23,12 @@ IDENTITY_FIELDS = (
     "prompt", "negative_prompt", "model_id", "scheduler", "steps", "guidance_scale", "seed", "width", "height",
 )
 TEXT_FIELDS = ("author", "subject", "template_id", "modality", "prompt", "negative_prompt", "model_id", "scheduler",
-               "note", "setting_key", "setting_negative_prompt")
-RECORD_FIELDS = (*TEXT_FIELDS, "steps", "guidance_scale", "clip_guidance_scale", "seed", "width", "height")
-OPTIONAL_FIELDS = ("author", "note", "modality", "clip_guidance_scale", "setting_key", "setting_negative_prompt")
+               "note", "setting_key", "setting_negative_prompt", "parent")
+RECORD_FIELDS = (*TEXT_FIELDS, "steps", "guidance_scale", "clip_guidance_scale", "seed", "width", "height",
+                 "refine_round", "strength")
+OPTIONAL_FIELDS = ("author", "note", "modality", "clip_guidance_scale", "setting_key", "setting_negative_prompt",
+                   "parent", "refine_round", "strength")
+LINEAGE_FIELDS = ("parent", "refine_round", "strength")  # a refined image: what it was drawn from, and how
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_SCORES = 50
@@ -33,12 +36,15 @@ MAX_VOTES = 10**9
 
 
 def content_hash(record: Mapping) -> str:
-    """SHA-256 of the prompt and settings; CLIP guidance joins only when on, so hashes of records
-    made before it existed stay valid."""
+    """SHA-256 of the prompt and settings; CLIP guidance joins only when on, and a refined image's
+    lineage only when it has a parent, so hashes of records made before either existed stay valid."""
     identity = {name: record[name] for name in IDENTITY_FIELDS}
     identity["guidance_scale"] = float(identity["guidance_scale"])
     if float(record.get("clip_guidance_scale") or 0):
         identity["clip_guidance_scale"] = float(record["clip_guidance_scale"])
+    if record.get("parent"):  # a refined image is its parent, the round and the strength too
+        identity.update(parent=record["parent"], refine_round=int(record["refine_round"]),
+                        strength=float(record["strength"]))
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -57,6 +63,8 @@ def _numbers(record: Mapping) -> dict:
         "seed": limits.whole_number(record["seed"], "seed", 0, MAX_SEED),
         "width": limits.whole_number(record["width"], "width", 8, settings.max_size),
         "height": limits.whole_number(record["height"], "height", 8, settings.max_size),
+        "refine_round": limits.whole_number(record.get("refine_round") or 0, "refine_round", 0, 1000),
+        "strength": limits.number(record.get("strength") or 0, "strength", 0, 1),
     }
 
 

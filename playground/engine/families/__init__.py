@@ -60,6 +60,7 @@ class Family:
     zero_empty_negative: Callable[[Any], bool] = _never  # SDXL: an empty negative is zeros, not encoded
     step_callback: Callable[[Callable], dict] = _step_end_callback  # how to attach a per-step callback
     call_options: Callable[[Any], dict] = _no_options  # extra __call__ keywords for this pipeline
+    image_to_image: bool = True  # diffusers' AutoPipelineForImage2Image has a pipeline for it (refine)
 
 
 @cache

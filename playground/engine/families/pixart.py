@@ -47,4 +47,5 @@ def build_tiny(config: dict, folder: Path) -> None:
 FAMILY = Family(
     name="pixart", title="PixArt-Σ", pipelines=("PixArtSigmaPipeline",), encode=encode, text_limit=text_limit,
     build_tiny=build_tiny, step_callback=step_callback, call_options=call_options,
+    image_to_image=False,  # diffusers has no image-to-image pipeline for it
 )

@@ -93,4 +93,5 @@ def build_tiny(config: dict, folder: Path) -> None:
 FAMILY = Family(
     name="sana", title="Sana", pipelines=("SanaPipeline",), encode=encode, encode_negative=encode_negative,
     text_limit=text_limit, build_tiny=build_tiny, gpu_dtype="bfloat16", call_options=call_options,
+    image_to_image=False,  # diffusers has no image-to-image pipeline for it
 )
