@@ -85,6 +85,20 @@ def refine_command(args: argparse.Namespace) -> str:
             f"Trajectory: {args.out / 'trajectory.csv'}")
 
 
+def prompt_search_command(args: argparse.Namespace) -> str:
+    from .prompt_search import search
+    from .workflow import Judges
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    judges = Judges(args.scorer or get_settings().scorer, judge_id=None if args.judge == "none" else args.judge)
+    found = search(args.subject, args.template, args.model or get_settings().model, judges, args.budget,
+                   seed=args.seed, folder=args.out, log=not args.no_log)
+    logged = f"; logged to the library as record #{found.record_id}" if found.record_id else ""
+    return (f"Best prompt: {found.best_prompt}\nSearch seeds: {found.start_score:.3f} -> {found.best_score:.3f}; "
+            f"held-out seeds: {found.held_out_start:.3f} -> {found.held_out_best:.3f} (gain {found.gain:+.3f}){logged}.\n"
+            f"Every step: {args.out / 'search.csv'}")
+
+
 def prefs_command(args: argparse.Namespace) -> str:
     from .prefs import export
 
@@ -134,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     refining.add_argument("--strength", type=float, default=0.3, help="image-to-image strength (MAGIC: 0.3)")
     refining.add_argument("--seed", type=int, default=0, help="seed of the start image")
     refining.add_argument("--out", type=Path, required=True, help="folder for the images and trajectory.csv")
+
+    searching = commands.add_parser("prompt-search", help="hill-climb a template's prompt on the checklist score")
+    searching.set_defaults(handler=prompt_search_command)
+    searching.add_argument("--subject", required=True)
+    searching.add_argument("--template", required=True, help="the starting template, e.g. photo-detailed")
+    searching.add_argument("--model", default=None, help="a model id (default: PLAYGROUND_MODEL)")
+    searching.add_argument("--judge", default=get_settings().judge, help="a vision-language judge id, or 'none'")
+    searching.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
+    searching.add_argument("--budget", type=int, default=16, help="images to draw in the search, at most")
+    searching.add_argument("--seed", type=int, default=0, help="seeds the choice of mutations")
+    searching.add_argument("--no-log", action="store_true", help="do not log the best prompt to the library")
+    searching.add_argument("--out", type=Path, required=True, help="folder for search.csv and the held-out images")
 
     prefs = commands.add_parser("prefs", help="preference pairs for fine-tuning (MAGIC, Diffusion-DPO)")
     prefs.set_defaults(handler=prefs_command)

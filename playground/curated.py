@@ -61,6 +61,7 @@ class Subject(_Entry):
     field: str
     study: bool = False
     definition: str = ""
+    synonyms: tuple[str, ...] = ()  # other names, tried by the prompt search
 
 
 class ProbeStyle(_Entry):
@@ -95,6 +96,11 @@ class Curated:
         """Labels a model is known to draw instead of `subject` (case-insensitive match)."""
         wanted = subject.strip().lower()
         return [label for c in self.confusions if c.subject.lower() == wanted for label in c.confusers]
+
+    def synonyms_of(self, subject: str) -> list[str]:
+        """Other names of `subject` (subjects.yaml; case-insensitive match)."""
+        wanted = subject.strip().lower()
+        return [name for s in self.subjects if s.subject.lower() == wanted for name in s.synonyms]
 
     def finding_in(self, text: str) -> str:
         """The first finding `text` names (whole words, longest phrase first; no negation

@@ -27,7 +27,7 @@ from . import schema
 from .comparison import Comparison, ComparisonResult, GuidanceSetting, model_preset
 from .curated import Criterion, Curated, load_curated
 from .engine import schedulers
-from .engine.generate import ProgressFn, image_problem, image_to_image, run
+from .engine.generate import ProgressFn, check_image_to_image, image_problem, image_to_image, run
 from .engine.models import load_scorer
 from .engine.vlm import load_judge
 from .errors import PlaygroundError
@@ -94,10 +94,6 @@ def feedback(subject: str, failed: list[Criterion], curated: Curated) -> Feedbac
     return Feedback(tuple(c.present for c in failed), (*curated.confusers_of(subject), *(c.absent for c in failed)))
 
 
-def _score(row: Mapping, judges: Judges) -> float:
-    return float(row["judge_score"] if judges.judge_id else row["criteria_score"])
-
-
 class _Judge:
     """Judges a list of images of one refinement: the score, the checklist's pass marks."""
 
@@ -113,11 +109,14 @@ class _Judge:
         return judged, marks
 
 
-def _frame(start: Start, prompt: str, negative: str, seeds: list[int], images: list[Image.Image]) -> pd.DataFrame:
-    """The generate columns of refined images: the start's row with this round's texts and seeds."""
+def _frame(start: Start, prompt: str, negative: str, seeds: list[int], images: list[Image.Image],
+           refined: bool = True) -> pd.DataFrame:
+    """The generate columns of refined images: the start's row with this round's texts and seeds
+    (image-to-image draws without CLIP guidance)."""
     rows = [{**{k: start.row[k] for k in schema.of_step("generate") if k in start.row}, "prompt": prompt,
              "negative_prompt": negative, "seed": seed, "seconds": 0.0, "from_cache": False, "prompt_ignored": "",
-             "negative_ignored": "", "image_problem": image_problem(image, False)}
+             "negative_ignored": "", "image_problem": image_problem(image, False),
+             **({"clip_guidance_scale": 0.0} if refined else {})}
             for seed, image in zip(seeds, images)]
     return schema.new_frame(rows)
 
@@ -141,11 +140,13 @@ def refine(
     if not 1 <= rounds <= MAX_ROUNDS or not 1 <= candidates <= MAX_CANDIDATES:
         raise PlaygroundError(f"Refine runs 1 to {MAX_ROUNDS} rounds of 1 to {MAX_CANDIDATES} candidates, "
                               f"got {rounds} rounds of {candidates}.")
+    check_image_to_image(start.row["model_id"])
     folder = folder or new_run_folder()
     judge = _Judge(judges, curated)
-    frame = _frame(start, start.row["prompt"], start.row["negative_prompt"], [int(start.row["seed"])], [start.image])
+    frame = _frame(start, start.row["prompt"], start.row["negative_prompt"], [int(start.row["seed"])], [start.image],
+                   refined=False)
     judged, marks = judge(frame, [start.image])
-    kept_score, kept_marks = _score(judged.iloc[0], judges), marks[0]
+    kept_score, kept_marks = judges.checklist_score(judged.iloc[0]), marks[0]
     if pd.isna(kept_score):
         raise PlaygroundError(f"Refining needs the expert criteria of the image's modality; "
                               f"{start.row['modality'] or 'a free prompt'!r} has none. Use a template's prompt.")
@@ -167,7 +168,7 @@ def refine(
                                 strength, progress)
         judged, marks = judge(_frame(start, prompt, negative, seeds, images), images)
         paths = save_images(judged, images, folder, f"round{number}-")
-        scores = [_score(row, judges) for _, row in judged.iterrows()]
+        scores = [judges.checklist_score(row) for _, row in judged.iterrows()]
         best = max(range(candidates), key=lambda i: scores[i])
         improved = scores[best] > kept_score
         records = [{**start.row, **row, "parent": kept["hash"], "refine_round": number, "strength": strength}
@@ -198,7 +199,7 @@ def step_record(start: Start, step: Mapping) -> dict:
     strength) when it is a refined image."""
     generated = {k: v for k, v in start.row.items() if k in schema.of_step("generate")}
     lineage = {"parent": step["parent"], "refine_round": int(step["round"]), "strength": float(step["strength"])}
+    refined = {**lineage, "clip_guidance_scale": 0.0} if step["parent"] else {}
     return {**generated, "prompt": step["prompt"], "negative_prompt": step["negative_prompt"], "seed": int(step["seed"]),
-            "image_path": step["image_path"], "image_problem": "", "judge_score": float(step["judge_score"]),
-            **(lineage if step["parent"] else {})}
+            "image_path": step["image_path"], "image_problem": "", "judge_score": float(step["judge_score"]), **refined}
 

@@ -67,6 +67,11 @@ class Judges:
         from its size, see README "Benchmarks"; the CLIPs and the x-ray classifier are cheap)."""
         return math.ceil(n_images * (JUDGE_SECONDS_PER_IMAGE if self.judge_id else 0))
 
+    def checklist_score(self, row) -> float:
+        """The score refinement and prompt search raise: the judge's mean P(yes) over the image's
+        checklist when a judge is chosen, else CLIP's criteria score (NaN: no criteria)."""
+        return float(row["judge_score"] if self.judge_id else row["criteria_score"])
+
     @classmethod
     def of(cls, judges: Judges | str) -> Judges:
         """`judges` itself, or a general CLIP's id alone (every other judge at its default)."""

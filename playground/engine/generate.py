@@ -322,6 +322,14 @@ def _draw(
                for i, image, flagged in zip(batch, output.images, flags)}
 
 
+def check_image_to_image(model_id: str) -> None:
+    """Refuse, in a sentence, a model whose family has no image-to-image pipeline."""
+    family = families.of_pipeline(load_pipeline(model_id))
+    if not family.image_to_image:
+        raise PlaygroundError(f"{model_id} ({family.title}) cannot refine an image: diffusers has no image-to-image "
+                              "pipeline for its family. Refine on an SD, SDXL, SD3 or FLUX model.")
+
+
 def image_to_image(
     model_id: str, image: Image.Image, prompt: str, negative: str, setting: GuidanceSetting, seeds: Sequence[int],
     strength: float, progress: ProgressFn | None = None,
@@ -338,9 +346,7 @@ def image_to_image(
     comparison = Comparison("refine", [Column(prompt)], [setting], model_id=model_id, width=image.width,
                             height=image.height)
     model = _Model.load(model_id, comparison, progress)
-    if not model.family.image_to_image:
-        raise PlaygroundError(f"{model_id} ({model.family.title}) cannot refine an image: diffusers has no "
-                              "image-to-image pipeline for its family. Refine on an SD, SDXL, SD3 or FLUX model.")
+    check_image_to_image(model_id)
     setting.check_for(model.honours, "The refine setting")
     with_negative = setting.negative_honoured(model.honours)
     pipe = AutoPipelineForImage2Image.from_pipe(model.pipe, scheduler=schedulers.make(setting.scheduler, model.pipe.scheduler))

@@ -1,0 +1,106 @@
+"""Compare's Refine panel: MAGIC's loop on the selected grid image, its trajectory shown round by
+round (candidates, scores, criteria that flipped), and any step preferred to the library with its
+lineage (parent, round)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from .. import limits
+from ..curated import Curated
+from ..errors import PlaygroundError
+from ..refine import MAX_CANDIDATES, TRAJECTORY_COLUMNS, Start, refine, step_record
+from ..stores.library import prefer
+from ..workflow import Judges
+from .common import on_gpu, text, user_errors
+
+SECONDS_PER_CANDIDATE = 8  # an image-to-image candidate and its checklist, on a ZeroGPU GPU
+
+
+def caption(step: pd.Series) -> str:
+    """What is written under a trajectory image: where it sits, its score, what changed."""
+    parts = [f"#{step.name} round {step['round']}" + (f" · candidate {step['candidate'] + 1}" if step["round"] else " · start"),
+             f"score {step['judge_score']:.3f}", f"✓{step['criteria_passed']}"]
+    if step["kept"]:
+        parts.append("kept")
+    if step["flipped"]:
+        parts.append(f"flipped: {step['flipped']}")
+    return " · ".join(parts)
+
+
+def shown(trajectory: pd.DataFrame) -> tuple:
+    gallery = [(path, caption(step)) for path, (_, step) in zip(trajectory["image_path"], trajectory.iterrows())]
+    table = trajectory.drop(columns=["image_path", "parent", "record_hash"])
+    return gallery, table, trajectory
+
+
+def _picked(evt: gr.SelectData) -> int:
+    return evt.index
+
+
+def build(result_state: gr.State, run_state: gr.State, selected: gr.Number, curated: Curated) -> None:
+    """Lay out the panel (inside the Compare tab) and wire Refine and "Prefer this step"."""
+
+    @on_gpu(lambda start, judges, rounds, candidates, *_a, **_k: 30 + SECONDS_PER_CANDIDATE * rounds * candidates)
+    def _refine_on_device(start: Start, judges: Judges, rounds: int, candidates: int):
+        yield from refine(start, judges, rounds, candidates, curated=curated)
+
+    @user_errors
+    def run_refine(frame: pd.DataFrame | None, run: tuple | None, index: float | None, rounds: float, candidates: float):
+        """Refine the selected image: up to `rounds` rounds of `candidates` image-to-image candidates."""
+        if frame is None or frame.empty or run is None:
+            raise PlaygroundError("Generate a comparison first, then select the image to refine.")
+        index = limits.whole_number(index, "The image number", 0, len(frame) - 1)
+        row = frame.iloc[index]
+        if row["image_problem"]:
+            raise PlaygroundError(f"Image {index} is not a real image ({row['image_problem']}); pick another.")
+        rounds = limits.whole_number(rounds, "Rounds", 1, 5)
+        candidates = limits.whole_number(candidates, "Candidates", 1, MAX_CANDIDATES)
+        with Image.open(row["image_path"]) as image:
+            start = Start(row.to_dict(), image.convert("RGB"))
+        _, judges = run
+        for trajectory in _refine_on_device(start, judges, rounds, candidates):
+            yield (*shown(trajectory), start.row)
+
+    @user_errors
+    def prefer_step(trajectory: pd.DataFrame | None, start_row: dict | None, number: float | None, note: str) -> str:
+        if trajectory is None or start_row is None:
+            raise PlaygroundError("Refine an image first, then pick a step to prefer.")
+        number = limits.whole_number(number, "The step number", 0, len(trajectory) - 1)
+        step = trajectory.iloc[number]
+        with Image.open(step["image_path"]) as image:
+            start = Start(start_row, image.convert("RGB"))
+        logged = prefer(step_record(start, step), note or "")
+        lineage = f" (round {step['round']}, parent {text(step['parent'][:12])}…)" if step["parent"] else " (the start)"
+        verb = "Saved to the library as record" if logged.created else "One more vote for record"
+        return f"{verb} #{logged.id}{lineage}."
+
+    with gr.Accordion("Refine the selected image with expert feedback (MAGIC)", open=False, elem_id="refine-panel"):
+        gr.Markdown("The criteria the selected image fails become feedback: their positive statements join the prompt, "
+                    "the subject's confusers and their failure statements the negative prompt. Each round draws "
+                    "candidates from the kept image (image-to-image, strength 0.3) and keeps the best if it scores "
+                    "higher; it stops when every criterion passes or nothing improves.")
+        with gr.Row():
+            rounds = gr.Slider(1, 5, value=2, step=1, label="Rounds (at most)")
+            candidates = gr.Slider(1, MAX_CANDIDATES, value=2, step=1, label="Candidates per round")
+            refine_button = gr.Button("Refine the selected image", variant="primary", elem_id="refine")
+        trajectory_gallery = gr.Gallery(label="Trajectory: the start, then each round's candidates (click one to pick it)",
+                                        columns=5, height=300, elem_id="trajectory")
+        trajectory_table = gr.Dataframe(pd.DataFrame(columns=[c for c in TRAJECTORY_COLUMNS if c not in
+                                                              ("image_path", "parent", "record_hash")]),
+                                        interactive=False, label="Trajectory: every candidate's score and flipped criteria "
+                                        "(press Refine to fill it)", elem_id="trajectory-table")
+        with gr.Row():
+            step_number = gr.Number(label="Step #", precision=0, value=0, elem_id="refine-step")
+            step_note = gr.Textbox(label="Note (optional)", scale=2)
+            prefer_button = gr.Button("Prefer this step (with its lineage)", elem_id="prefer-step")
+        status = gr.Markdown(elem_id="refine-status")
+        trajectory_state, start_state = gr.State(), gr.State()
+
+    refine_button.click(run_refine, [result_state, run_state, selected, rounds, candidates],
+                        [trajectory_gallery, trajectory_table, trajectory_state, start_state], api_name="refine")
+    trajectory_gallery.select(_picked, None, step_number, api_name=False)
+    prefer_button.click(prefer_step, [trajectory_state, start_state, step_number, step_note], status,
+                        api_name="prefer_step")
