@@ -91,3 +91,21 @@ def test_bad_input_gives_a_plain_error(client, monkeypatch, overrides, message):
     monkeypatch.setenv("PLAYGROUND_MAX_IMAGES", "10")  # the server reads its limits per request
     with pytest.raises(AppError, match=message):
         call_compare(client, **overrides)
+
+
+def test_rerun_cell_redraws_the_selected_images_cell_with_new_seeds(client):
+    call_compare(client)
+    grid, _, _, table, *_ = client.predict(index=5, api_name="/rerun_cell")  # row 2, column 1, seed 8
+    frame = pd.DataFrame(table["data"], columns=table["headers"])
+    cell = frame[(frame["row"] == 1) & (frame["column"] == 0)]
+    assert sorted(cell["seed"]) == [9, 10] and len(frame) == 8
+    assert sorted(frame[(frame["row"] == 0) & (frame["column"] == 0)]["seed"]) == [7, 8]
+    assert len(captions(grid)) == 8
+
+
+def test_prompt_search_through_the_app(client):
+    summary, history = client.predict("melanoma", "photo-short", ["tiny-offline"], "tiny-offline-clip",
+                                      "tiny-offline-vlm", 6, api_name="/prompt_search")
+    steps = pd.DataFrame(history["data"], columns=history["headers"])
+    assert summary.startswith("**Best prompt:**") and "held-out seeds" in summary
+    assert steps["mutation"].iloc[0] == "start" and steps["images"].max() <= 6

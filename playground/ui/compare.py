@@ -35,7 +35,7 @@ from ..judges.domain import AUTO
 from ..scorer_registry import load_scorers
 from ..grid import detail_lines
 from ..workflow import GRID_FILE, Judges, images_of, mean_scores, rerun_cell, stream_to_folder
-from . import grid_view, refine_panel
+from . import grid_view, refine_panel, search_panel
 from .common import on_gpu, text, user_errors
 
 NO_SCORER = "none"
@@ -415,6 +415,8 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     result_state = gr.State()
     run_state = gr.State()  # the (Comparison, Judges) behind the grid shown, for "re-run its cell"
     refine_panel.build(result_state, run_state, selected, curated)
+    search_panel.build({"subject": subject, "template": column_widgets[0], "prompt": column_widgets[1], "model": model,
+                        "scorer": scorer, "judge": judge}, runtime, templates, curated)
 
     inputs = [subject, model, scorer, medical_scorer, *column_widgets, settings_table, images_per_cell, seed, width, height,
               domain_scorer, judge, prompt_sr, preset_rows]
