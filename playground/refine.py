@@ -24,7 +24,7 @@ import pandas as pd
 from PIL import Image
 
 from . import schema
-from .comparison import Comparison, ComparisonResult, GuidanceSetting, model_preset
+from .comparison import Comparison, GuidanceSetting, model_preset
 from .curated import Criterion, Curated, load_curated
 from .engine import schedulers
 from .engine.generate import ProgressFn, check_image_to_image, image_problem, image_to_image, run
@@ -35,7 +35,7 @@ from .export import save_images, write_csv
 from .judges.criteria import PASS, verdicts
 from .stores.records import content_hash
 from .templates import TemplateSet
-from .workflow import Judges, evaluate, new_run_folder
+from .workflow import Judges, new_run_folder
 
 STRENGTH = 0.3  # MAGIC's image-to-image strength
 SEED_STRIDE = 1000
@@ -94,19 +94,30 @@ def feedback(subject: str, failed: list[Criterion], curated: Curated) -> Feedbac
     return Feedback(tuple(c.present for c in failed), (*curated.confusers_of(subject), *(c.absent for c in failed)))
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One image's checklist: its score (the mean probability), "k/n" passed, and each criterion's pass."""
+
+    score: float
+    passed: str
+    marks: dict[str, bool]
+
+
 class _Judge:
-    """Judges a list of images of one refinement: the score, the checklist's pass marks."""
+    """Reads the checklist of a refinement's images: the judge's P(yes) per criterion, else CLIP's."""
 
     def __init__(self, judges: Judges, curated: Curated) -> None:
-        self.judges, self.curated = judges, curated
+        self.curated = curated
         self.scorer = load_scorer(judges.scorer_id)
         self.vlm = load_judge(judges.judge_id) if judges.judge_id else None
 
-    def __call__(self, frame: pd.DataFrame, images: list[Image.Image]) -> tuple[pd.DataFrame, list[dict[str, bool]]]:
-        judged = evaluate(ComparisonResult(frame, images), self.judges, self.curated).frame
-        marks = [{c.label: p > PASS for c, p in row}
-                 for row in verdicts(judged, images, self.scorer, self.vlm, self.curated)]
-        return judged, marks
+    def __call__(self, frame: pd.DataFrame, images: list[Image.Image]) -> list[Reading]:
+        readings = []
+        for row in verdicts(frame, images, self.scorer, self.vlm, self.curated):
+            marks = {c.label: p > PASS for c, p in row}
+            score = sum(p for _, p in row) / len(row) if row else float("nan")
+            readings.append(Reading(score, f"{sum(marks.values())}/{len(marks)}", marks))
+        return readings
 
 
 def _frame(start: Start, prompt: str, negative: str, seeds: list[int], images: list[Image.Image],
@@ -145,20 +156,18 @@ def refine(
     judge = _Judge(judges, curated)
     frame = _frame(start, start.row["prompt"], start.row["negative_prompt"], [int(start.row["seed"])], [start.image],
                    refined=False)
-    judged, marks = judge(frame, [start.image])
-    kept_score, kept_marks = judges.checklist_score(judged.iloc[0]), marks[0]
-    if pd.isna(kept_score):
+    (kept_reading,) = judge(frame, [start.image])
+    if pd.isna(kept_reading.score):
         raise PlaygroundError(f"Refining needs the expert criteria of the image's modality; "
                               f"{start.row['modality'] or 'a free prompt'!r} has none. Use a template's prompt.")
-    path = save_images(judged, [start.image], folder, "round0-")[0]
+    path = save_images(frame, [start.image], folder, "round0-")[0]
     kept = {"image": start.image, "prompt": start.row["prompt"], "negative": start.row["negative_prompt"],
-            "hash": content_hash(start.row), "path": path}
-    steps = [_step(0, 0, judged.iloc[0], 0.0, kept_score, "", True, path, "", kept["hash"])]
-    write_csv(pd.DataFrame(steps, columns=TRAJECTORY_COLUMNS), folder / "trajectory.csv")
-    yield pd.DataFrame(steps, columns=TRAJECTORY_COLUMNS)
+            "hash": content_hash(start.row)}
+    steps = [_step(0, 0, frame.iloc[0], 0.0, kept_reading, "", True, path, "", kept["hash"])]
+    yield _trajectory(steps, folder)
     for number in range(1, rounds + 1):
         failed = [c for c in curated.criteria_for(start.row["modality"], start.row["subject"])
-                  if not kept_marks.get(c.label, True)]
+                  if not kept_reading.marks.get(c.label, True)]
         if not failed:
             break  # every criterion passes
         advice = feedback(start.row["subject"], failed, curated)
@@ -166,30 +175,34 @@ def refine(
         seeds = [int(start.row["seed"]) + number * SEED_STRIDE + i for i in range(candidates)]
         images = image_to_image(start.row["model_id"], kept["image"], prompt, negative, start.setting, seeds,
                                 strength, progress)
-        judged, marks = judge(_frame(start, prompt, negative, seeds, images), images)
-        paths = save_images(judged, images, folder, f"round{number}-")
-        scores = [judges.checklist_score(row) for _, row in judged.iterrows()]
-        best = max(range(candidates), key=lambda i: scores[i])
-        improved = scores[best] > kept_score
-        records = [{**start.row, **row, "parent": kept["hash"], "refine_round": number, "strength": strength}
-                   for row in judged.to_dict("records")]
-        steps += [_step(number, i, judged.iloc[i], strength, scores[i], _flipped(kept_marks, marks[i]),
-                        improved and i == best, paths[i], kept["hash"], content_hash(records[i]))
-                  for i in range(candidates)]
-        write_csv(pd.DataFrame(steps, columns=TRAJECTORY_COLUMNS), folder / "trajectory.csv")
-        yield pd.DataFrame(steps, columns=TRAJECTORY_COLUMNS)
+        frame = _frame(start, prompt, negative, seeds, images)
+        readings = judge(frame, images)
+        paths = save_images(frame, images, folder, f"round{number}-")
+        best = max(range(candidates), key=lambda i: readings[i].score)
+        improved = readings[best].score > kept_reading.score
+        hashes = [content_hash({**row, "parent": kept["hash"], "refine_round": number, "strength": strength})
+                  for row in frame.to_dict("records")]
+        steps += [_step(number, i, frame.iloc[i], strength, readings[i], _flipped(kept_reading.marks, readings[i].marks),
+                        improved and i == best, paths[i], kept["hash"], hashes[i]) for i in range(candidates)]
+        yield _trajectory(steps, folder)
         if not improved:
             break  # nothing improves
-        kept = {"image": images[best], "prompt": prompt, "negative": negative, "hash": content_hash(records[best]),
-                "path": paths[best]}
-        kept_score, kept_marks = scores[best], marks[best]
+        kept = {"image": images[best], "prompt": prompt, "negative": negative, "hash": hashes[best]}
+        kept_reading = readings[best]
 
 
-def _step(number: int, candidate: int, row: pd.Series, strength: float, score: float, flipped: str, kept: bool,
+def _trajectory(steps: list[dict], folder: Path) -> pd.DataFrame:
+    """The steps so far as a table, also written to `folder`/trajectory.csv (a crash keeps it)."""
+    trajectory = pd.DataFrame(steps, columns=TRAJECTORY_COLUMNS)
+    write_csv(trajectory, folder / "trajectory.csv")
+    return trajectory
+
+
+def _step(number: int, candidate: int, row: pd.Series, strength: float, reading: Reading, flipped: str, kept: bool,
           path: Path, parent: str, record_hash: str) -> dict:
     return {"round": number, "candidate": candidate, "seed": int(row["seed"]), "strength": strength,
-            "prompt": row["prompt"], "negative_prompt": row["negative_prompt"], "judge_score": round(score, 4),
-            "criteria_passed": row["criteria_passed"], "flipped": flipped, "kept": kept, "image_path": str(path),
+            "prompt": row["prompt"], "negative_prompt": row["negative_prompt"], "judge_score": round(reading.score, 4),
+            "criteria_passed": reading.passed, "flipped": flipped, "kept": kept, "image_path": str(path),
             "parent": parent, "record_hash": record_hash}
 
 

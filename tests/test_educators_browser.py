@@ -14,6 +14,8 @@ def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_u
     expect(pictures.get_by_text(re.compile("CLIP sees:"))).to_have_count(len(load_curated().confusions),
                                                                          timeout=120_000)
     assert pictures.locator("img").count() == len(load_curated().confusions)
+    page.wait_for_function("() => [...document.querySelectorAll('#confusion-gallery img')]"
+                           ".every(img => img.complete && img.naturalWidth > 0)")  # served, not broken links
     cases = page.locator("#confusion-cases")
     cases.get_by_text("a gravestone or a graveyard").last.wait_for(timeout=20_000)
     assert len(load_curated().confusions) >= 12

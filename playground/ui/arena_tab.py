@@ -73,8 +73,8 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
                     "prompt templates (or by two models), shown without saying which is which. Pick the better one; "
                     "every vote updates the leaderboard below.")
         with gr.Row():
-            modality = gr.Dropdown(offered, value=offered[0] if offered else None, label="Modality",
-                                   elem_id="arena-modality")
+            first = "histopathology" if "histopathology" in offered else (offered or [None])[0]
+            modality = gr.Dropdown(offered, value=first, label="Modality", elem_id="arena-modality")
             kind = gr.Radio([("two templates, one model", "template"), ("two models (chosen in Compare), one template",
                                                                         "model")],
                             value="template", label="Compare", elem_id="arena-kind")

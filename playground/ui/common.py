@@ -6,6 +6,7 @@ import contextlib
 import functools
 import html
 import inspect
+from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -67,3 +68,8 @@ def on_gpu(duration: Callable[..., float]) -> Callable[[F], F]:
 def text(value: object) -> str:
     """User text made safe to put inside Markdown: no HTML survives."""
     return html.escape(str(value), quote=False)
+
+
+def file_url(path: object) -> str:
+    """The URL Gradio serves a file of the outputs folder at (relative, so it works under a Space's prefix)."""
+    return "gradio_api/file=" + quote(str(path))

@@ -8,6 +8,8 @@ setting without and with CLIP guidance (rows), and generates at once; each image
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import pandas as pd
 
@@ -15,7 +17,7 @@ from ..curated import Curated
 from ..restore import from_confusion
 from ..templates import TemplateSet
 from .. import confusion_gallery
-from .common import on_gpu, user_errors
+from .common import file_url, on_gpu, user_errors
 from .compare import CompareInputs
 
 GPU_SECONDS_PER_CASE = 15  # one image and its probe, with the model loaded
@@ -27,9 +29,19 @@ def cases_table(curated: Curated) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CASE_COLUMNS)
 
 
-def _items(shown: dict) -> list[tuple[str, str]]:
-    """The gallery's (image, caption) pairs of the pictures drawn so far, in case order."""
-    return [(str(p.path), p.caption) for p in shown.values() if p is not None]
+CARDS_CSS = """
+.pg-cases { display: flex; flex-wrap: wrap; gap: 10px; }
+.pg-cases figure { margin: 0; width: 168px; }
+.pg-cases img { width: 160px; height: 160px; object-fit: contain; display: block; background: #fff; }
+.pg-cases figcaption { font-size: 0.85em; line-height: 1.3; overflow-wrap: anywhere; }
+"""
+
+
+def _cards(shown: dict) -> str:
+    """The pictures drawn so far, in case order, each with its whole caption (wrapped, never cut)."""
+    cards = [f'<figure><img src="{html.escape(file_url(p.path))}" alt="{html.escape(p.case.subject)}">'
+             f"<figcaption>{html.escape(p.caption)}</figcaption></figure>" for p in shown.values() if p]
+    return f'<div class="pg-cases">{"".join(cards)}</div>' if cards else "Drawing the cases…"
 
 
 def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs, tabs: gr.Tabs) -> None:
@@ -46,11 +58,11 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
         model_id = models if isinstance(models, str) else (models or runtime.models[:1])[0]
         shown = {case.id: confusion_gallery.drawn(case, model_id) for case in curated.confusions}
         missing = [case for case in curated.confusions if shown[case.id] is None]
-        yield _items(shown)
+        yield _cards(shown)
         for done, picture in enumerate(_draw_on_device(missing, model_id), start=1):
             progress((done, len(missing)), desc=f"Drawing the cases on {model_id}", unit="cases")
             shown[picture.case.id] = picture
-            yield _items(shown)
+            yield _cards(shown)
 
     @user_errors
     def reproduce(case_id: str, models: list[str] | str) -> dict:
@@ -61,17 +73,14 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
     def pick(table: pd.DataFrame, evt: gr.SelectData) -> str:
         return str(table.iloc[evt.index[0]]["id"])
 
-    def pick_picture(evt: gr.SelectData) -> str:
-        return curated.confusions[evt.index].id if evt.index < len(curated.confusions) else curated.confusions[0].id
-
     with gr.Tab("Educators", id="educators") as tab:
         gr.Markdown(
             "**Confusions of general text-to-image models on medical prompts.** Pick a case (click a row) and "
             "reproduce it: Compare opens with the short and the detailed prompt, each at the chosen model's "
             "recommended setting without and with CLIP guidance, and shows under every image what CLIP sees in it."
         )
-        gallery = gr.Gallery(label="Each case drawn on the first model chosen in Compare (its short prompt), with what "
-                             "CLIP sees in it; click one to pick it", columns=5, height=420, elem_id="confusion-gallery")
+        gr.Markdown("Each case drawn on the first model chosen in Compare (its short prompt), with what CLIP sees in it:")
+        gallery = gr.HTML("Open this tab to draw the cases.", css_template=CARDS_CSS, elem_id="confusion-gallery")
         table = gr.Dataframe(cases_table(curated), interactive=False, wrap=True, elem_id="confusion-cases",
                              label=f"{len(curated.confusions)} documented cases")
         with gr.Row():
@@ -82,7 +91,6 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
 
     table.select(pick, table, case, api_name=False)
     tab.select(pictures, compare_inputs.model, gallery, api_name="confusion_pictures")
-    gallery.select(pick_picture, None, case, api_name=False)
     compare_inputs.generating.append(button.click(
         reproduce, [case, compare_inputs.model], [*compare_inputs.components(), tabs], api_name="reproduce_confusion"
     ).then(compare_inputs.generate, compare_inputs.generate_inputs, compare_inputs.generate_outputs, api_name=False))

@@ -9,11 +9,11 @@ The layout is `playground.grid`'s, the one the grid PNG draws, so both say the s
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
 
 import pandas as pd
 
 from ..grid import Cell, Grid, detail_lines, heat_colour, layout
+from .common import file_url
 
 EMPTY = ('<div class="pg-empty">No grid yet: choose a subject and up to 4 prompts above, then press '
          "<b>Generate</b>. Images appear here as they are drawn.</div>")
@@ -56,16 +56,11 @@ CSS = """
 """
 
 
-def _src(path: str) -> str:
-    """The URL Gradio serves a generated image at (relative, so it works under a Space's prefix)."""
-    return "gradio_api/file=" + quote(str(path))
-
-
 def _image(frame: pd.DataFrame, cell: Cell) -> str:
     parts = []
     for image in cell.images:
         row = frame.iloc[image.position]
-        src, alt = html.escape(_src(row["image_path"])), html.escape(f"seed {image.seed}")
+        src, alt = html.escape(file_url(row["image_path"])), html.escape(f"seed {image.seed}")
         words = html.escape(" · ".join([*image.badges, *image.marks, f"seed {image.seed}"]))
         lines = html.escape("\n".join(detail_lines(row, image.position)))
         parts.append(

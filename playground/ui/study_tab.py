@@ -45,7 +45,7 @@ def original_study() -> tuple[pd.DataFrame, Path, str]:
     boxplot = next(f for f in files if f.name == "boxplot.png")
     note = (f"**The original study** (GLIDE, Kather Lab 2022, MIT): {ratings['subject'].nunique()} prompts rated "
             f"for style and content on the 0-4 scale, {len(ratings)} ratings in all. Median and IQR per category; "
-            "rate your own run above and press Show statistics to compare.")
+            "rate your own run below and press Show statistics to compare.")
     return stats.summarize(ratings).round(2), boxplot, note
 
 
@@ -96,6 +96,13 @@ def build(compare_inputs: CompareInputs) -> None:
             return summary, image.copy(), note, agreement, heatmap.copy()  # the run folder is not served
 
     with gr.Tab("Study", id="study") as tab:
+        with gr.Accordion("The original study's statistics", open=True):
+            original_note = gr.Markdown(elem_id="original-study-note")
+            original_plot = gr.Image(label="The original study: ratings per category", type="pil",
+                                     elem_id="original-study-plot")
+            original_summary = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False,
+                                            elem_id="original-study-summary",
+                                            label="The original study: median and IQR per category")
         with gr.Row():
             run = gr.Dropdown(list_runs(), label="Sweep run", elem_id="study-run", allow_custom_value=True)  # checked by _session
             seed = gr.Number(value=0, precision=0, label="Session seed (same seed = same order per rater)")
@@ -120,12 +127,6 @@ def build(compare_inputs: CompareInputs) -> None:
                                  label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
                                  "with each other judge")
         agreement_plot = gr.Image(label="Judge agreement (Spearman's rho)", type="pil", elem_id="study-agreement-plot")
-        original_note = gr.Markdown(elem_id="original-study-note")
-        original_plot = gr.Image(label="The original study: ratings per category", type="pil",
-                                 elem_id="original-study-plot")
-        original_summary = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False,
-                                        elem_id="original-study-summary",
-                                        label="The original study: median and IQR per category")
         current = gr.State()
 
     tab.select(lambda: gr.Dropdown(choices=list_runs()), None, run, api_name=False).then(
