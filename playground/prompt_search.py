@@ -31,7 +31,7 @@ MUTATIONS = ("criterion", "style", "reorder", "drop", "synonym")
 STYLE_PHRASES = ("high resolution", "sharp focus", "clinical image", "as in a medical textbook", "realistic",
                  "detailed", "professional medical photography", "scientific illustration")
 SEARCH_SEEDS, HELD_OUT_SEEDS = (0, 1), (1000, 1001)
-HISTORY_COLUMNS = ["step", "mutation", "prompt", "score", "kept", "images"]
+HISTORY_COLUMNS = ["step", "mutation", "score", "kept", "images", "prompt"]  # the prompt last: it is long
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
         shown = {case.id: confusion_gallery.drawn(case, model_id) for case in curated.confusions}
         missing = [case for case in curated.confusions if shown[case.id] is None]
         yield _cards(shown)
+        if not missing:
+            return  # every picture read from disk: no GPU asked for
         for done, picture in enumerate(_draw_on_device(missing, model_id), start=1):
             progress((done, len(missing)), desc=f"Drawing the cases on {model_id}", unit="cases")
             shown[picture.case.id] = picture

@@ -119,7 +119,7 @@ def build(runtime: Runtime, templates: TemplateSet, compare_inputs: CompareInput
         with gr.Row():
             board_kind = gr.Radio(list(KINDS), value="template", label="Leaderboard of", scale=1)
             board_export = gr.Button("Export the leaderboard (CSV)", scale=1)
-            board_file = gr.File(label="Leaderboard", elem_id="library-leaderboard-file", scale=2)
+            board_file = gr.File(label="Leaderboard", elem_id="library-leaderboard-file", scale=2, height=90)
         board = leaderboard_table("library-leaderboard")
 
     filters = [text, modality, template, model, tag, sort, page, page_size]

@@ -11,11 +11,15 @@ from PIL import Image
 from .. import limits
 from ..curated import Curated
 from ..errors import PlaygroundError
-from ..refine import MAX_CANDIDATES, TRAJECTORY_COLUMNS, Start, refine, step_record
+from ..refine import MAX_CANDIDATES, Start, refine, step_record
 from ..stores.library import prefer
 from ..workflow import Judges
 from .common import on_gpu, text, user_errors
 
+SHOWN_COLUMNS = {  # the trajectory's scores first, its long texts last; widths so no header breaks mid-word
+    "round": "70px", "candidate": "100px", "judge_score": "110px", "criteria_passed": "160px", "kept": "70px",
+    "flipped": "220px", "seed": "80px", "strength": "90px", "prompt": "420px", "negative_prompt": "320px",
+}
 SECONDS_PER_CANDIDATE = 8  # an image-to-image candidate and its checklist, on a ZeroGPU GPU
 
 
@@ -32,7 +36,7 @@ def caption(step: pd.Series) -> str:
 
 def shown(trajectory: pd.DataFrame) -> tuple:
     gallery = [(path, caption(step)) for path, (_, step) in zip(trajectory["image_path"], trajectory.iterrows())]
-    table = trajectory.drop(columns=["image_path", "parent", "record_hash"])
+    table = trajectory[list(SHOWN_COLUMNS)]
     return gallery, table, trajectory
 
 
@@ -88,9 +92,9 @@ def build(result_state: gr.State, run_state: gr.State, selected: gr.Number, cura
             refine_button = gr.Button("Refine the selected image", variant="primary", elem_id="refine")
         trajectory_gallery = gr.Gallery(label="Trajectory: the start, then each round's candidates (click one to pick it)",
                                         columns=5, height=300, elem_id="trajectory")
-        trajectory_table = gr.Dataframe(pd.DataFrame(columns=[c for c in TRAJECTORY_COLUMNS if c not in
-                                                              ("image_path", "parent", "record_hash")]),
-                                        interactive=False, label="Trajectory: every candidate's score and flipped criteria "
+        trajectory_table = gr.Dataframe(pd.DataFrame(columns=list(SHOWN_COLUMNS)), interactive=False, wrap=True,
+                                        column_widths=list(SHOWN_COLUMNS.values()),
+                                        label="Trajectory: every candidate's score and flipped criteria "
                                         "(press Refine to fill it)", elem_id="trajectory-table")
         with gr.Row():
             step_number = gr.Number(label="Step #", precision=0, value=0, elem_id="refine-step")

@@ -58,7 +58,8 @@ def build(widgets: dict, runtime: Runtime, templates: TemplateSet, curated: Cura
             search_button = gr.Button("Search", variant="primary", elem_id="search-prompts")
             use_button = gr.Button("Use the best prompt in column 1", elem_id="search-use")
         summary = gr.Markdown(elem_id="search-summary")
-        history = gr.Dataframe(pd.DataFrame(columns=HISTORY_COLUMNS), interactive=False, elem_id="search-history",
+        history = gr.Dataframe(pd.DataFrame(columns=HISTORY_COLUMNS), interactive=False, wrap=True,
+                               elem_id="search-history",
                                label="Every step tried (press Search to fill it)")
         best = gr.State("")
 
