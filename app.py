@@ -4,7 +4,8 @@ Without the Hub (or with PLAYGROUND_OFFLINE=1) it starts on the tiny offline mod
 in a banner. Configuration: environment variables, see README.md.
 """
 
-from playground.startup import detect_runtime, preload_in_background, seed_library_in_background
+from playground.models.runtime import detect_runtime, preload_in_background
+from playground.stores.library import seed_library_in_background
 from playground.ui import build_demo, launch_kwargs, queued
 
 runtime = detect_runtime()

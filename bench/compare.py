@@ -48,16 +48,16 @@ import torch  # noqa: E402
 
 from dataclasses import replace  # noqa: E402
 
-from playground import clear_caches, load_pipeline, load_scorer, model_preset  # noqa: E402
-from playground.comparison import Comparison, GuidanceSetting  # noqa: E402
-from playground.engine import families  # noqa: E402
-from playground.templates import load_templates  # noqa: E402
-from playground.engine.generate import run  # noqa: E402
-from playground.engine.models import pick_device  # noqa: E402
-from playground.engine.offline_models import (  # noqa: E402
-    REAL_SIZE_PIPELINE_ID, REAL_SIZE_SCORER_ID, TINY_PIPELINE_ID, TINY_SCORER_ID,
-)
-from playground.judges.clip import add_clip_scores  # noqa: E402
+from playground import clear_caches, load_pipeline, load_scorer, model_preset
+from playground.comparison import Comparison
+from playground.types import GuidanceSetting
+from playground.models import families
+from playground.catalog.templates import load_templates
+from playground.engine.generate import run
+from playground.models.loading import pick_device
+from playground.config import TINY_PIPELINE_ID, TINY_SCORER_ID  # noqa: E402
+from playground.models.offline import REAL_SIZE_PIPELINE_ID, REAL_SIZE_SCORER_ID  # noqa: E402
+from playground.judges.clip import add_clip_scores
 
 SUBJECT = "lung adenocarcinoma"
 TEMPLATES = ["histopathology-short", "histopathology-detailed", "xray-short", "ct-detailed"]
@@ -118,10 +118,10 @@ def baseline(size: Size) -> dict:
     """(a): what a user writes by hand: one pipeline call per image, then one CLIP call per image."""
     import open_clip
 
-    from playground.engine.models import _open_clip_args
+    from playground.models.loading import open_clip_args
 
     pipe = load_pipeline(size.model)
-    model_name, pretrained = _open_clip_args(size.scorer)
+    model_name, pretrained = open_clip_args(size.scorer)
     clip_model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained)
     clip_model.eval()
     tokenizer = open_clip.get_tokenizer(model_name)
@@ -181,11 +181,12 @@ def launch_app(sizes: list[Size]) -> tuple:
     """The app on the benchmark's models, and two clients: URLs only, and downloading files."""
     from gradio_client import Client
 
-    from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID
-    from playground.startup import Runtime
+    from playground.config import TINY_MEDICAL_SCORER_ID
+    from playground.models.runtime import Runtime
     from playground.ui import build_demo, launch_kwargs, queued
 
-    runtime = Runtime(tuple(s.model for s in sizes), tuple(s.scorer for s in sizes), (TINY_MEDICAL_SCORER_ID,), None)
+    runtime = Runtime(tuple(s.model for s in sizes), tuple(s.scorer for s in sizes), (TINY_MEDICAL_SCORER_ID,),
+                      offline=all(s.model.startswith("tiny-offline") for s in sizes))
     demo = queued(build_demo(runtime))
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs())
     return demo, Client(url, verbose=False, download_files=False), Client(url, verbose=False)
@@ -194,7 +195,7 @@ def launch_app(sizes: list[Size]) -> tuple:
 def cold_start(size: Size) -> float:
     """Seconds from starting a fresh Python process to its first image (imports and loading included)."""
     code = (
-        "from playground.comparison import Column, Comparison, GuidanceSetting\n"
+        "from playground import Column, Comparison, GuidanceSetting\n"
         "from playground.engine.generate import run\n"
         f"run(Comparison('x', [Column('a photo')], [GuidanceSetting(7.5, {size.steps})], images_per_cell=1,"
         f" model_id={size.model!r}, width={size.side!r}, height={size.side!r}))\n"
@@ -326,20 +327,21 @@ def judge_costs() -> str:
     20 steps, extrapolated from a measured step): which judges stay within 25% of generating."""
     from PIL import Image
 
-    from playground.curated import load_curated
-    from playground.engine.vlm import TINY_JUDGE_ID, load_judge
-    from playground.engine.xray import finding_probabilities, load_classifier
+    from playground.catalog.curated import load_curated
+    from playground.config import TINY_VLM_ID
+    from playground.models.vlm import load_vlm
+    from playground.models.xray import finding_probabilities, load_classifier
 
     images = [Image.new("RGB", (512, 512), (40 * i, 90, 160)) for i in range(JUDGE_IMAGES)]
     questions = [c.question for c in load_curated().criteria_for("x-ray", "cardiomegaly")]
     clip = load_scorer(REAL_SIZE_SCORER_ID)
     domain = load_scorer("tiny-offline-hf-clip")
-    judge = load_judge(TINY_JUDGE_ID)
+    judge = load_vlm(TINY_VLM_ID)
     _, xray = load_classifier(offline=True)
     costs = {
         f"general CLIP ({REAL_SIZE_SCORER_ID}, ViT-B/32 size)": lambda: clip.scores(images, ["a chest x-ray"] * len(images)),
         "domain CLIP (tiny-offline-hf-clip, toy size)": lambda: domain.scores(images, ["a chest x-ray"] * len(images)),
-        f"checklist judge ({TINY_JUDGE_ID}, toy size; {len(questions)} questions)":
+        f"checklist judge ({TINY_VLM_ID}, toy size; {len(questions)} questions)":
             lambda: judge.p_yes([im for im in images for _ in questions], questions * len(images)),
         "x-ray classifier (DenseNet-121, real size)": lambda: finding_probabilities(xray, images),
     }
@@ -373,7 +375,7 @@ def _grid(columns: int, rows: int, seeds: int, base_seed: int = 0, words: str = 
 def _timed_stream(comparison: Comparison, folder: Path) -> tuple[float, float, int]:
     """Seconds to the first batch on screen (drawn, judged, saved), seconds in all, batches: the
     app's path (`stream_to_folder`)."""
-    from playground.workflow import stream_to_folder
+    from playground.workflow.compare import stream_to_folder
 
     began, first, batches = time.perf_counter(), None, 0
     for _ in stream_to_folder(comparison, REAL_SIZE_SCORER_ID, folder):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .config import get_settings
 from .errors import PlaygroundError, logger, unexpected
-from .stores.library import EXPORT_FORMATS, SORTS
+from .stores.library import EXPORT_FORMATS, SCORE, SORTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +39,7 @@ def library_command(args: argparse.Namespace) -> str:
                                template_id=args.template, model_id=args.model, tag=args.tag)
         if not listing.total:
             return "No records."
-        columns = ["id", "votes", "score", "subject", "template_id", "model_id", "prompt"]
+        columns = ["id", "votes", SCORE, "subject", "template_id", "model_id", "prompt"]
         return f"{listing.frame[columns].to_string(index=False)}\n{listing.where}"
     if args.action == "export":
         return f"Wrote {library.export(args.path, args.format)}"
@@ -60,37 +60,38 @@ def sweep_command(args: argparse.Namespace) -> str:
 
 
 def stats_command(args: argparse.Namespace) -> str:
-    from .research import stats
+    from . import stats
 
     path = args.path or get_settings().original_study
     ratings = stats.read_ratings(path, args.sheet)
     observers = stats.read_observers(path) if path.suffix == ".xlsx" else None
-    files = stats.report(ratings, args.out, observers)
+    files = stats.report(ratings, args.out, observers).files
     summary = stats.summarize(ratings).pivot(index="category", columns="aspect", values=["median", "iqr"])
     return f"{summary.to_string()}\n\nWrote {len(files)} files to {args.out}/ (open report.html)"
 
 
 def refine_command(args: argparse.Namespace) -> str:
-    from .refine import Start, refine
-    from .templates import load_templates
-    from .workflow import Judges
+    from .catalog.templates import load_templates
+    from .workflow.compare import Judges
+    from .workflow.refine import Start, refine
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = Start.drawn(args.subject, args.template, args.model or get_settings().model, load_templates(), args.seed)
-    judges = Judges(args.scorer or get_settings().scorer, judge_id=None if args.judge == "none" else args.judge)
+    judges = Judges(args.scorer or get_settings().scorer, vlm_id=None if args.judge == "none" else args.judge)
     *_, trajectory = refine(start, judges, args.rounds, args.candidates, args.strength, folder=args.out)
     kept = trajectory[trajectory["kept"]].iloc[-1]
-    return (f"{len(trajectory)} images in {trajectory['round'].max() + 1} rounds; kept judge score "
-            f"{trajectory['judge_score'].iloc[0]:.3f} -> {kept['judge_score']:.3f} (round {kept['round']}).\n"
+    return (f"{len(trajectory)} images in {trajectory['round'].max() + 1} rounds; kept checklist score "
+            f"({kept['checklist_column']} by {kept['checklist_by']}) {trajectory['checklist_score'].iloc[0]:.3f} -> "
+            f"{kept['checklist_score']:.3f} (round {kept['round']}).\n"
             f"Trajectory: {args.out / 'trajectory.csv'}")
 
 
 def prompt_search_command(args: argparse.Namespace) -> str:
-    from .prompt_search import search
-    from .workflow import Judges
+    from .workflow.compare import Judges
+    from .workflow.prompt_search import search
 
     args.out.mkdir(parents=True, exist_ok=True)
-    judges = Judges(args.scorer or get_settings().scorer, judge_id=None if args.judge == "none" else args.judge)
+    judges = Judges(args.scorer or get_settings().scorer, vlm_id=None if args.judge == "none" else args.judge)
     found = search(args.subject, args.template, args.model or get_settings().model, judges, args.budget,
                    seed=args.seed, folder=args.out, log=not args.no_log)
     logged = f"; logged to the library as record #{found.record_id}" if found.record_id else ""
@@ -100,25 +101,20 @@ def prompt_search_command(args: argparse.Namespace) -> str:
 
 
 def prefs_command(args: argparse.Namespace) -> str:
-    from .prefs import export
+    from .research.prefs import export
 
     folder, count = export(args.format, args.out)
     return f"Wrote {count} preference pairs ({args.format}) to {folder}"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="playground", description="Medical text-to-image prompt playground: the command line.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _library_parser(commands) -> None:
     library = commands.add_parser("library", help="the shared prompt library: list, export, import, pull")
     library.set_defaults(handler=library_command)
     actions = library.add_subparsers(dest="action", required=True, parser_class=_Parser)
     listing = actions.add_parser("list", help="print records as a table")
     listing.add_argument("--text", default="", help="substring of prompt, subject, note or tags")
-    listing.add_argument("--modality", default="")
-    listing.add_argument("--template", default="")
-    listing.add_argument("--model", default="")
-    listing.add_argument("--tag", default="")
+    for name in ("--modality", "--template", "--model", "--tag"):
+        listing.add_argument(name, default="")
     listing.add_argument("--sort", default="votes", choices=list(SORTS))
     listing.add_argument("--limit", type=int, default=20, help="records per page (at most 100)")
     listing.add_argument("--page", type=int, default=1, help="which page (1 = the first)")
@@ -129,37 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("path", type=Path)
     actions.add_parser("pull", help="merge the records of LIBRARY_HUB_REPO")
 
+
+def _drawing_arguments(parser: argparse.ArgumentParser, template_help: str, out_help: str) -> None:
+    """What refine and prompt-search share: what to draw, on which model, judged by what, where to."""
+    parser.add_argument("--subject", required=True, help="the medical subject, e.g. melanoma")
+    parser.add_argument("--template", required=True, help=template_help)
+    parser.add_argument("--model", default=None, help="a model id (default: PLAYGROUND_MODEL)")
+    parser.add_argument("--judge", default=get_settings().judge,
+                        help="the checklist judge (a vision-language model id), or 'none' for CLIP's checklist "
+                        "(default: PLAYGROUND_JUDGE)")
+    parser.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
+    parser.add_argument("--out", type=Path, required=True, help=out_help)
+
+
+def _research_parsers(commands) -> None:
     sweep = commands.add_parser("sweep", help="generate and judge a study file's grid, resumably")
     sweep.set_defaults(handler=sweep_command)
     sweep.add_argument("study", help="a study file, or the name of a shipped one (e.g. glide-replication-quick)")
     sweep.add_argument("--out", type=Path, required=True, help="run folder (created; reused to resume)")
     sweep.add_argument("--reduced", action="store_true", help="2 subjects, 2 templates, 2 seeds, 2 steps")
-
-    refining = commands.add_parser("refine", help="MAGIC's loop: refine an image with its failed criteria as feedback")
-    refining.set_defaults(handler=refine_command)
-    refining.add_argument("--subject", required=True, help="the medical subject, e.g. melanoma")
-    refining.add_argument("--template", required=True, help="the template of the start image, e.g. photo-detailed")
-    refining.add_argument("--model", default=None, help="a model id (default: PLAYGROUND_MODEL)")
-    refining.add_argument("--judge", default=get_settings().judge,
-                          help="a vision-language judge id, or 'none' for CLIP's checklist (default: PLAYGROUND_JUDGE)")
-    refining.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
-    refining.add_argument("--rounds", type=int, default=3, help="rounds at most (stops early when all pass or none improves)")
-    refining.add_argument("--candidates", type=int, default=4, help="image-to-image candidates per round")
-    refining.add_argument("--strength", type=float, default=0.3, help="image-to-image strength (MAGIC: 0.3)")
-    refining.add_argument("--seed", type=int, default=0, help="seed of the start image")
-    refining.add_argument("--out", type=Path, required=True, help="folder for the images and trajectory.csv")
-
-    searching = commands.add_parser("prompt-search", help="hill-climb a template's prompt on the checklist score")
-    searching.set_defaults(handler=prompt_search_command)
-    searching.add_argument("--subject", required=True)
-    searching.add_argument("--template", required=True, help="the starting template, e.g. photo-detailed")
-    searching.add_argument("--model", default=None, help="a model id (default: PLAYGROUND_MODEL)")
-    searching.add_argument("--judge", default=get_settings().judge, help="a vision-language judge id, or 'none'")
-    searching.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
-    searching.add_argument("--budget", type=int, default=16, help="images to draw in the search, at most")
-    searching.add_argument("--seed", type=int, default=0, help="seeds the choice of mutations")
-    searching.add_argument("--no-log", action="store_true", help="do not log the best prompt to the library")
-    searching.add_argument("--out", type=Path, required=True, help="folder for search.csv and the held-out images")
 
     prefs = commands.add_parser("prefs", help="preference pairs for fine-tuning (MAGIC, Diffusion-DPO)")
     prefs.set_defaults(handler=prefs_command)
@@ -176,6 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ratings: an XLSX in the original study's layout or a CSV (default: the original study)")
     report.add_argument("--sheet", default="matrix_nonsensical_as_zero", help="XLSX sheet to read")
     report.add_argument("--out", type=Path, default=Path("report"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="playground", description="Medical text-to-image prompt playground: the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _library_parser(commands)
+
+    refining = commands.add_parser("refine", help="MAGIC's loop: refine an image with its failed criteria as feedback")
+    refining.set_defaults(handler=refine_command)
+    _drawing_arguments(refining, "the template of the start image, e.g. photo-detailed",
+                       "folder for the images and trajectory.csv")
+    refining.add_argument("--rounds", type=int, default=3, help="rounds at most (stops early when all pass or none improves)")
+    refining.add_argument("--candidates", type=int, default=4, help="image-to-image candidates per round")
+    refining.add_argument("--strength", type=float, default=0.3, help="image-to-image strength (MAGIC: 0.3)")
+    refining.add_argument("--seed", type=int, default=0, help="seed of the start image")
+
+    searching = commands.add_parser("prompt-search", help="hill-climb a template's prompt on the checklist score")
+    searching.set_defaults(handler=prompt_search_command)
+    _drawing_arguments(searching, "the starting template, e.g. photo-detailed",
+                       "folder for search.csv and the held-out images")
+    searching.add_argument("--budget", type=int, default=16, help="images to draw in the search, at most")
+    searching.add_argument("--seed", type=int, default=0, help="seeds the choice of mutations")
+    searching.add_argument("--no-log", action="store_true", help="do not log the best prompt to the library")
+
+    _research_parsers(commands)
     return parser
 
 

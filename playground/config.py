@@ -15,6 +15,11 @@ from .errors import PlaygroundError
 SHIPPED_DATA = Path(__file__).resolve().parent / "prompt_library"  # package data: the curated content
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 DEFAULT_JUDGE = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"  # Apache-2.0; the checklist judge
+# The tiny random-weight stand-ins (models/offline_configs/): the defaults when PLAYGROUND_OFFLINE=1.
+TINY_PIPELINE_ID = "tiny-offline"
+TINY_SCORER_ID = "tiny-offline-clip"
+TINY_MEDICAL_SCORER_ID = "tiny-offline-medclip"  # offline stand-in for BiomedCLIP
+TINY_VLM_ID = "tiny-offline-vlm"  # offline stand-in for SmolVLM2
 
 
 def _env_number(name: str, default: float, kind: type = int) -> float:
@@ -125,16 +130,22 @@ def get_settings() -> Settings:
     if device not in {None, "cpu", "cuda", "mps"}:
         raise PlaygroundError(f"PLAYGROUND_DEVICE must be cpu, cuda or mps, got {device!r}.")
     home = Path(os.environ.get("PLAYGROUND_HOME") or default_home())
+    offline = _env_flag("PLAYGROUND_OFFLINE")
+
+    def chosen(name: str, online: str, stand_in: str) -> str:
+        """The variable's value, else the default: the tiny stand-in when offline."""
+        return os.environ.get(name, "").strip() or (stand_in if offline else online)
+
     return Settings(
         home=home,
         data_dir=Path(os.environ.get("PLAYGROUND_DATA") or SHIPPED_DATA),
-        model=os.environ.get("PLAYGROUND_MODEL", "").strip() or "stabilityai/sd-turbo",
+        model=chosen("PLAYGROUND_MODEL", "stabilityai/sd-turbo", TINY_PIPELINE_ID),
         extra_models=tuple(m.strip() for m in os.environ.get("PLAYGROUND_MODELS", "").split(",") if m.strip()),
         allow_any_model=_env_flag("PLAYGROUND_ALLOW_ANY_MODEL"),
-        scorer=os.environ.get("PLAYGROUND_SCORER", "").strip() or "ViT-B-32/laion2b_s34b_b79k",
-        medical_scorer=os.environ.get("PLAYGROUND_MEDICAL_SCORER", "").strip() or BIOMEDCLIP,
+        scorer=chosen("PLAYGROUND_SCORER", "ViT-B-32/laion2b_s34b_b79k", TINY_SCORER_ID),
+        medical_scorer=chosen("PLAYGROUND_MEDICAL_SCORER", BIOMEDCLIP, TINY_MEDICAL_SCORER_ID),
         hub_offline=_env_flag("HF_HUB_OFFLINE"),
-        offline=_env_flag("PLAYGROUND_OFFLINE"),
+        offline=offline,
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,
         library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or home / "library.sqlite"),
@@ -153,5 +164,5 @@ def get_settings() -> Settings:
         preload=_env_flag("PLAYGROUND_PRELOAD"),
         allow_restricted=_env_flag("PLAYGROUND_ALLOW_RESTRICTED"),
         image_cache_mb=_env_number("PLAYGROUND_IMAGE_CACHE_MB", 2048),
-        judge=os.environ.get("PLAYGROUND_JUDGE", "").strip() or DEFAULT_JUDGE,
+        judge=chosen("PLAYGROUND_JUDGE", DEFAULT_JUDGE, TINY_VLM_ID),
     )

@@ -15,7 +15,10 @@ from typing import Literal
 
 import pandas as pd
 
-Kind = Literal["str", "int", "float", "bool"]
+Kind = Literal["str", "int", "float", "bool", "list"]
+Scale = tuple[float, float]
+PERCENT: Scale = (0.0, 100.0)
+PROBABILITY: Scale = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,14 @@ class ResultColumn:
     Attributes:
         name: the column's name in every table and export.
         meaning: what it holds, with its unit (the README's table is generated from these).
-        kind: its type: str, int, float or bool.
-        step: the step that adds it (generate, clip, medclip, criteria, probe, rank, save, sweep).
-        judged: a judge's verdict on the image; blank (NaN or "") for an output that is not a
-            real image, since nothing can be said about it.
-        badge: short label shown beside the value under each image (0-100 scores).
+        kind: its type: str, int, float, bool, or list (a structured value: a list of records,
+            kept as such in the frame and Parquet, written as JSON in a CSV).
+        step: the step that adds it (generate, a judge's id, rank, save, sweep).
+        judged: a judge's verdict on the image; blank (NaN, "" or None) for an output that is not
+            a real image, since nothing can be said about it.
+        badge: short label shown beside the value under each image.
+        scale: (lowest, highest) of a score, e.g. (0, 100) for a CLIP score and (0, 1) for a
+            probability; None for anything that is not a score.
     """
 
     name: str
@@ -38,11 +44,22 @@ class ResultColumn:
     step: str
     judged: bool = False
     badge: str = ""
+    scale: Scale | None = None
 
     @property
-    def blank(self) -> float | str:
+    def blank(self) -> float | str | None:
         """The value a judged column takes for an output that is not a real image."""
-        return math.nan if self.kind == "float" else ""
+        return {"float": math.nan, "int": math.nan, "list": None}.get(self.kind, "")
+
+    @property
+    def decimals(self) -> int:
+        """Decimals that show a difference on this column's scale: 1 on 0-100, 2 on 0-1."""
+        return 1 if self.scale and self.scale[1] - self.scale[0] > 10 else 2
+
+    def normalised(self, value: float) -> float:
+        """`value` placed on 0-1 by the column's scale, so scores of different scales compare."""
+        low, high = self.scale or (0.0, 1.0)
+        return (value - low) / (high - low)
 
 
 def _columns(*columns: ResultColumn) -> dict[str, ResultColumn]:
@@ -74,25 +91,25 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("prompt_ignored", "the end of a prompt longer than the model's longest-reading text encoder takes (77 tokens for CLIP), else ''", "str", "generate"),
     ResultColumn("negative_ignored", "a template's negative prompt the model did not use (its row runs without classifier-free guidance, or the model takes none), else ''", "str", "generate"),
     ResultColumn("image_problem", "'' for a real image, else why it is not one (black/NaN image, safety checker flag)", "str", "generate"),
-    ResultColumn("clip_prompt", "CLIP score of the image against its filled prompt: 100 x max(cosine, 0)", "float", "clip", True, "CLIP"),
-    ResultColumn("clip_subject", "CLIP score of the image against the bare subject, 0-100", "float", "clip", True),
+    ResultColumn("clip_prompt", "CLIP score of the image against its filled prompt: 100 x max(cosine, 0)", "float", "clip", True, "CLIP", PERCENT),
+    ResultColumn("clip_subject", "CLIP score of the image against the bare subject, 0-100", "float", "clip", True, scale=PERCENT),
     ResultColumn("clip_scorer", "the general CLIP that scored", "str", "clip"),
-    ResultColumn("medclip_prompt", "the medical CLIP's score against the filled prompt, 0-100", "float", "medclip", True, "med"),
-    ResultColumn("medclip_subject", "the medical CLIP's score against the bare subject, 0-100", "float", "medclip", True),
+    ResultColumn("medclip_prompt", "the medical CLIP's score against the filled prompt, 0-100", "float", "medclip", True, "med", PERCENT),
+    ResultColumn("medclip_subject", "the medical CLIP's score against the bare subject, 0-100", "float", "medclip", True, scale=PERCENT),
     ResultColumn("medclip_scorer", "the medical CLIP that scored", "str", "medclip"),
-    ResultColumn("domain_score", "the domain CLIP's score against the filled prompt (the scorer registered for the template's modality, or the one pinned), 0-100", "float", "domain", True, "domain"),
+    ResultColumn("domain_score", "the domain CLIP's score against the filled prompt (the scorer registered for the template's modality, or the one pinned), 0-100", "float", "domain", True, "domain", PERCENT),
     ResultColumn("domain_scorer", "the domain CLIP that scored ('' where none is registered)", "str", "domain"),
-    ResultColumn("criteria_score", "mean probability over the modality's expert criteria, 0-1 (NaN: none)", "float", "criteria", True),
-    ResultColumn("criteria_passed", "criteria passed, as 'k/n'", "str", "criteria", True),
-    ResultColumn("criteria", "the checklist: '✓ label 0.71 · ✗ label 0.32 · ...'", "str", "criteria", True),
-    ResultColumn("judge_score", "the vision-language judge's mean P(yes) over the image's checklist questions, 0-1 (NaN: none)", "float", "judge", True, "judge"),
-    ResultColumn("judge_checklist", "each question with the judge's P(yes) and CLIP's probability: 'question → judge 0.64 · CLIP 0.71 | ...'", "str", "judge", True),
-    ResultColumn("judge_id", "the vision-language judge that answered", "str", "judge"),
+    ResultColumn("criteria_score", "CLIP's checklist: mean probability over the modality's expert criteria, 0-1 (NaN: none)", "float", "criteria", True, scale=PROBABILITY),
+    ResultColumn("criteria_passed", "how many of the image's criteria CLIP finds (probability above 0.5)", "int", "criteria", True),
+    ResultColumn("criteria", "CLIP's checklist, one record per criterion: id, label, p (probability it holds), passed", "list", "criteria", True),
+    ResultColumn("vlm_score", "the checklist judge (a vision-language model): mean P(yes) over the image's checklist questions, 0-1 (NaN: none)", "float", "vlm", True, "VLM", PROBABILITY),
+    ResultColumn("vlm_checklist", "the checklist judge's answers, one record per criterion: id, question, p_yes", "list", "vlm", True),
+    ResultColumn("vlm_id", "the vision-language model that answered the checklist", "str", "vlm"),
     ResultColumn("finding", "the chest x-ray finding an x-ray image's prompt names (findings.yaml), else ''", "str", "finding"),
-    ResultColumn("finding_score", "the proxy classifier's probability of that finding, 0-1 (above 0.5: positive at its operating point; NaN: none)", "float", "finding", True, "finding"),
+    ResultColumn("finding_score", "the proxy classifier's probability of that finding, 0-1 (above 0.5: positive at its operating point; NaN: none)", "float", "finding", True, "finding", PROBABILITY),
     ResultColumn("finding_model", "the chest x-ray classifier that scored (torchxrayvision's, or its random offline stand-in)", "str", "finding"),
-    ResultColumn("probe_top3", "what CLIP sees: its top 3 among subject, confusers and styles, with probabilities", "str", "probe", True),
-    ResultColumn("best_of_n", "the image of its cell (N seeds) with the highest checklist score (the judge's when it answered, else CLIP's criteria score)", "bool", "rank"),
+    ResultColumn("probe_top3", "what CLIP sees: its top 3 among subject, confusers and styles, as records of label and p (probability)", "list", "probe", True),
+    ResultColumn("best_of_n", "the image of its cell (N seeds) with the highest checklist score (the checklist judge's when it answered, else CLIP's criteria score)", "bool", "rank"),
     ResultColumn("best_in_row", "the image of its grid row with the highest CLIP prompt score", "bool", "rank"),
     ResultColumn("image_path", "where the PNG (with its parameters) was saved", "str", "save"),
     ResultColumn("image_file", "the PNG's file name inside the ZIP or the sweep's images/ folder", "str", "save"),
@@ -116,9 +133,20 @@ def judged(frame: pd.DataFrame) -> list[ResultColumn]:
 
 
 def scores(frame: pd.DataFrame | Mapping) -> list[str]:
-    """The numeric score columns present in `frame` (or a row), in declaration order."""
+    """The score columns (those with a declared scale) present in `frame` (or a row), in
+    declaration order."""
     present = set(frame.columns if isinstance(frame, pd.DataFrame) else frame.keys())
-    return [c.name for c in COLUMNS.values() if c.judged and c.kind == "float" and c.name in present]
+    return [c.name for c in COLUMNS.values() if c.scale is not None and c.name in present]
+
+
+def declare(*columns: ResultColumn) -> None:
+    """Add columns to the declaration: what a judge registered outside the package does. A name
+    already declared differently is refused, so no two judges write one column."""
+    for column in columns:
+        known = COLUMNS.get(column.name)
+        if known is not None and known != column:
+            raise ValueError(f"column {column.name!r} is already declared by step {known.step!r}")
+        COLUMNS[column.name] = column
 
 
 def new_frame(rows: Iterable[Mapping], step: str = "generate") -> pd.DataFrame:
@@ -131,8 +159,15 @@ def undeclared(frame: pd.DataFrame) -> list[str]:
     return [name for name in frame.columns if name not in COLUMNS]
 
 
+def forget(step: str) -> None:
+    """Remove the columns declared under `step` (a judge that is unregistered)."""
+    for name in of_step(step):
+        del COLUMNS[name]
+
+
 def markdown_table() -> str:
     """The declaration as a Markdown table, for the README."""
-    lines = ["| column | type | added by | meaning |", "|---|---|---|---|"]
-    lines += [f"| `{c.name}` | {c.kind} | {c.step} | {c.meaning} |" for c in COLUMNS.values()]
+    lines = ["| column | type | scale | added by | meaning |", "|---|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.kind} | {f'{c.scale[0]:g}-{c.scale[1]:g}' if c.scale else ''} | {c.step} | {c.meaning} |"
+              for c in COLUMNS.values()]
     return "\n".join(lines)

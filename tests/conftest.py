@@ -29,8 +29,8 @@ def playground_home(tmp_path_factory) -> Iterator[Path]:
         mp.setenv("PLAYGROUND_LIBRARY", str(home / "library.sqlite"))
         mp.setenv("GRADIO_TEMP_DIR", str(home / "gradio"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.setenv("PLAYGROUND_MODEL", "tiny-offline")  # compare()'s defaults come from config
-        mp.setenv("PLAYGROUND_SCORER", "tiny-offline-clip")
+        mp.setenv("PLAYGROUND_ZEROGPU", "standin")  # the app's GPU work crosses a fork and pickling, as on ZeroGPU
+        mp.setenv("PLAYGROUND_OFFLINE", "1")  # no Hub: every default is a tiny stand-in (tests that need the Hub path unset it)
         mp.setenv("PLAYGROUND_IMAGE_CACHE_MB", "0")  # tests that count denoising draw every image; cache tests turn it on
         mp.delenv("PLAYGROUND_DATA", raising=False)
         yield home
@@ -79,7 +79,7 @@ def silent_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def app_url(playground_home) -> Iterator[str]:
     """The playground launched in this process on the tiny models (offline banner on)."""
-    from playground.startup import offline_runtime
+    from playground.models.runtime import offline_runtime
     from playground.ui import build_demo, launch_kwargs, queued
 
     demo = queued(build_demo(offline_runtime("tests run without the Hub")))

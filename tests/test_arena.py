@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from playground import bradley_terry
+from playground.bradley_terry import LEADERBOARD_COLUMNS
 from playground.errors import PlaygroundError
-from playground.research import bradley_terry
-from playground.research.bradley_terry import LEADERBOARD_COLUMNS
-from playground.stores.arena import Arena, Pair, open_arena
+from playground.stores.arena_votes import Arena, Pair, open_arena
 from playground.stores.library import Library
 
 PAIR = Pair(

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from playground.stores.arena import open_arena
+from playground.stores.arena_votes import open_arena
 
 
 def test_a_vote_in_the_arena_changes_the_leaderboard(page, app_url):

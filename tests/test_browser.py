@@ -1,10 +1,12 @@
 """The Compare tab in a real headless Chromium, as a visitor uses it."""
 
 import re
+from pathlib import Path
+from urllib.parse import unquote
 
 from playwright.sync_api import expect
 
-from playground.library import Library
+from playground.stores.library import Library
 
 from .conftest import ARTIFACTS
 
@@ -29,11 +31,15 @@ def test_generate_read_a_score_and_prefer(page, app_url):
     assert len(Library().to_frame()) == before + 1
 
 
-def test_one_click_on_an_example_fills_the_grid(page, app_url):
+def test_an_example_fills_the_subject_and_generate_draws_it(page, app_url):
     page.goto(app_url)
-    page.get_by_role("button", name="Graves' disease").click()
+    page.get_by_role("button", name="melanoma").click()
+    expect(page.locator("#subject textarea")).to_have_value("melanoma")
+    expect(page.get_by_label("Column 1 prompt (editable)")).to_have_value(re.compile("melanoma"))
+    assert page.locator("#grid figcaption").count() == 0  # filling the subject draws nothing yet
+    page.locator("#generate").click()
     expect(page.locator("#grid").get_by_text(re.compile(r"^CLIP \d"))).to_have_count(8, timeout=120_000)
-    assert "Graves' disease" in page.locator("#results").inner_text()
+    assert "melanoma" in page.locator("#results").inner_text()
 
 
 def test_two_models_side_by_side_are_a_labelled_axis(page, app_url):
@@ -55,14 +61,23 @@ def test_two_models_side_by_side_are_a_labelled_axis(page, app_url):
     assert page.locator("#grid tbody th").get_by_text(re.compile(r"^r3 tiny-offline-sdxl · CFG 5")).count() == 1
 
 
+def open_advanced(page) -> None:
+    """Open the form's Advanced section (rows, seeds, size, Prompt S/R, scorers, PNG restore)."""
+    page.locator("#advanced").get_by_text("Advanced:").first.click()
+    expect(page.locator("#settings")).to_be_visible()
+
+
 def settings_cells(page) -> list[str]:
     """The settings table's cells, row by row, as shown."""
-    body = page.locator("#settings").inner_text().split("clip_guidance_scale", 1)[1].split("Drop CSV")[0]
-    return [cell.strip() for cell in body.split("\n") if cell.strip()]
+    cells = page.locator("#settings [role=gridcell]")
+    by_place = {(int(c.get_attribute("data-row")), int(c.get_attribute("data-col"))): c.inner_text().strip()
+                for c in cells.all()}
+    return [text for _, text in sorted(by_place.items()) if text]
 
 
 def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     page.goto(app_url)
+    open_advanced(page)
     expect(page.locator("#settings")).to_contain_text("7.5")  # the table has rendered its rows
     assert settings_cells(page) == ["4", "20", "default", "0", "7.5", "20", "default", "0"]
     models = page.locator("#models input")
@@ -71,7 +86,7 @@ def test_choosing_another_model_brings_its_recommended_rows(page, app_url):
     models.press("Enter")
     page.locator("#models .token-remove[title='Remove 0']").click()  # leaves FLUX alone
     page.locator("#rows-note").get_by_text(re.compile("tiny-offline-flux`?: CFG 3.5 · 10 steps")).wait_for(timeout=30_000)
-    assert "tiny-offline:" not in page.locator("#rows-note").inner_text()
+    expect(page.locator("#rows-note")).not_to_contain_text("tiny-offline:")  # the removed model's rows are gone
     expect(page.locator("#settings")).not_to_contain_text("7.5")
     assert settings_cells(page) == ["3.5", "10", "default", "0"]
 
@@ -84,10 +99,10 @@ def test_judges_and_the_confusion_warning_show_in_compare(page, app_url):
     warning = page.locator("#confusion-warning")
     warning.get_by_text(re.compile('closer to "a gravestone" than to "Graves\' disease"')).wait_for(timeout=60_000)
     assert "Try the detailed wording" in warning.inner_text()
-    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d.*domain \d.*judge \d"))
+    captions = page.locator("#grid").get_by_text(re.compile(r"^CLIP \d.*domain \d.*VLM \d"))
     expect(captions).to_have_count(8, timeout=120_000)  # every image: its domain score and its judge's checklist score
     results = page.locator("#results").inner_text()
-    assert "tiny-offline-hf-clip" in results and "→ judge" in results and "· CLIP" in results
+    assert "tiny-offline-hf-clip" in results and "→ VLM" in results and "✓ " in results
 
 
 def test_dropping_a_png_the_app_wrote_restores_its_settings(page, app_url, tmp_path):
@@ -97,6 +112,7 @@ def test_dropping_a_png_the_app_wrote_restores_its_settings(page, app_url, tmp_p
                     base_seed=41, folder=tmp_path / "grid")
     png = saved.frame["image_path"][0]
     page.goto(app_url)
+    open_advanced(page)
     page.locator("#restore-png input[type=file]").set_input_files(png)
     page.locator("#restore-status").get_by_text("Restored from").wait_for(timeout=30_000)
     assert page.locator("#subject textarea").input_value() == "psoriasis"
@@ -152,14 +168,24 @@ def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch
     monkeypatch.setenv("PLAYGROUND_MAX_BATCH", "1")  # one image per batch: 16 batches (the app runs in this process)
     page.goto(app_url)
     page.locator("#subject textarea").fill("melanoma")
+    open_advanced(page)
     page.locator("#prompt-sr textarea").fill("histopathological, microscopic, schematic, macroscopic")
     page.locator("#generate").click()
     figures = page.locator("#grid figcaption")
     figures.first.wait_for(timeout=120_000)  # the first batch is on screen before the grid is done
     page.locator("#stop").click()
-    done = figures.count()
-    assert 0 < done < 16
+    tracker = page.locator("#grid [data-testid=status-tracker]")
+    expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=60_000)  # the stopped event has ended
+    assert 0 < figures.count() < 16
     headers = [h.strip() for h in page.locator("#grid thead th").all_inner_texts()[1:]]
     assert headers[0] == "c1 histopathology-short · S/R: histopathological"
     expect(page.locator("#download")).to_contain_text(re.compile(r"comparison\s*\.zip"))  # saved so far: images and ZIP
-    assert figures.count() < 16  # nothing more arrives once stopped
+    src = page.locator("#grid img").first.get_attribute("src")
+    stopped = Path(unquote(src.split("file=", 1)[1])).parent  # the stopped grid's folder
+
+    page.locator("#prompt-sr textarea").fill("")  # a second grid: it runs once the stopped one has ended
+    page.locator("#generate").click()
+    expect(page.locator("#grid thead summary").first).to_have_text("c1 histopathology-short", timeout=120_000)
+    expect(figures).to_have_count(8, timeout=120_000)
+    drawn = len(list(stopped.glob("r*.png")))
+    assert 0 < drawn < 16  # nothing more was drawn once stopped, on screen or behind it

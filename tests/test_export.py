@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from playground.export import a1111_parameters, escape_formulas, parse_parameters, read_parameters, save_png, write_zip
+from playground.render.export import (
+    a1111_parameters,
+    escape_formulas,
+    parse_parameters,
+    read_parameters,
+    save_png,
+    write_zip,
+)
 
 ROW = {
     "prompt": "A histopathological image of Graves' disease, H&E, high magnification",
@@ -53,10 +60,11 @@ def test_formula_escaping_leaves_numbers_and_plain_text_alone():
 
 
 def test_an_automatic1111_png_info_text_restores_a_compare_request():
-    from playground.comparison import GuidanceSetting
+    from playground.catalog.templates import load_templates
     from playground.errors import PlaygroundError
-    from playground.restore import FREE, from_parameters
-    from playground.templates import load_templates
+    from playground.types import GuidanceSetting
+    from playground.workflow.form import FREE
+    from playground.workflow.restore import from_parameters
 
     text = ("a dermoscopic photo of a melanoma, sharp\nNegative prompt: blurry, cartoon\n"
             "Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 512x768, "
@@ -64,7 +72,18 @@ def test_an_automatic1111_png_info_text_restores_a_compare_request():
     request = from_parameters(text, load_templates(), offered=["tiny-offline"])
     assert request.columns == ((FREE, "a dermoscopic photo of a melanoma, sharp"),)
     assert request.settings == (GuidanceSetting(6.5, 25, "DPM++ 2M Karras", "blurry, cartoon", 0.0),)
-    assert (request.seed, request.width, request.height, request.model) == (1234, 512, 768, None)
+    assert (request.seed, request.width, request.height, request.models) == (1234, 512, 768, ())
     assert "'v1-5-pruned-emaonly', not offered here" in request.label
     with pytest.raises(PlaygroundError, match="not a whole number"):
         from_parameters(text.replace("Seed: 1234", "Seed: 12.5"), load_templates(), offered=[])
+
+
+def test_structured_cells_are_written_as_json_in_a_csv(tmp_path):
+    import json
+
+    from playground.render.export import write_csv
+
+    checklist = [{"id": "he-stain", "label": "H&E stained", "p": 0.71, "passed": True}]
+    path = write_csv(pd.DataFrame({"criteria": [checklist, None], "clip_prompt": [27.1, float("nan")]}), tmp_path / "t.csv")
+    back = pd.read_csv(path)
+    assert json.loads(back["criteria"][0]) == checklist and pd.isna(back["criteria"][1])

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from playground import GuidanceSetting, PlaygroundError, compare
-from playground.grid import heat_colour, layout
-from playground.grid_image import Style, cut, draw, save, wrap
 from playground.judges.rank import best_in_row, best_of_n
+from playground.render.grid import heat_colour, layout
+from playground.render.grid_image import Style, cut, draw, save, wrap
 from playground.schema import PRIMARY_SCORE, of_step
 
 SETTINGS = [GuidanceSetting(4.0, steps=1), GuidanceSetting(7.5, steps=1, negative_prompt="blurry")]
@@ -32,8 +32,12 @@ def synthetic(columns: int = 4, rows: int = 4, seeds: int = 4) -> tuple[pd.DataF
              setting_negative_prompt="blurry", model_id=f"organisation/model-number-{r}", scheduler="Euler",
              steps=20, guidance_scale=r + 3.0, clip_guidance_scale=0.0, seed=s, width=512, height=512,
              seconds=1.0, from_cache=s == 3, prompt_ignored="", negative_ignored="", image_problem="",
-             clip_prompt=rng.uniform(10, 35), criteria_score=rng.uniform(0, 1), criteria_passed="3/5",
-             judge_score=rng.uniform(0, 1), probe_top3="a pulmonary nodule 51%, pulmonary embolism 40%, a photo 9%")
+             clip_prompt=rng.uniform(10, 35), criteria_score=rng.uniform(0, 1), criteria_passed=3,
+             criteria=[{"id": f"c{i}", "label": f"criterion {i}", "p": 0.9 if i < 3 else 0.1, "passed": i < 3}
+                       for i in range(5)],
+             vlm_score=rng.uniform(0, 1), probe_top3=[{"label": "a pulmonary nodule", "p": 0.51},
+                                                      {"label": "pulmonary embolism", "p": 0.40},
+                                                      {"label": "a photo", "p": 0.09}])
         for r in range(rows) for c in range(columns) for s in range(seeds)
     ]
     frame = pd.DataFrame(records)
@@ -65,7 +69,8 @@ def test_each_cell_holds_its_seeds_images_in_order_with_their_badges(result):
         assert [image.seed for image in cell.images] == [0, 1]
         for image in cell.images:
             row = frame.iloc[image.position]
-            assert image.badges[0] == f"CLIP {row[PRIMARY_SCORE]:.1f}" and f"✓{row['criteria_passed']}" in image.marks
+            passed = f"✓{row['criteria_passed']}/{len(row['criteria'])}"
+            assert image.badges[0] == f"CLIP {row[PRIMARY_SCORE]:.1f}" and passed in image.marks
         assert cell.score == pytest.approx(frame.iloc[positions][PRIMARY_SCORE].mean())
 
 
@@ -91,7 +96,7 @@ def test_the_probe_warning_names_what_clip_sees_when_it_is_not_the_subject(resul
     grid = layout(result.frame)
     for cell in grid.cells:
         for image in cell.images:
-            seen = result.frame.iloc[image.position]["probe_top3"].split(", ")[0].rsplit(" ", 1)[0]  # "label 90%"
+            seen = result.frame.iloc[image.position]["probe_top3"][0]["label"]  # the label CLIP ranks first
             assert (f"⚠ sees {seen}" in image.marks) == (seen != "melanoma")
 
 
@@ -99,7 +104,8 @@ def test_an_output_that_is_not_an_image_says_why_and_has_no_badges(result):
     frame = result.frame.copy()
     frame.loc[0, "image_problem"] = "black image"
     frame.loc[0, ["clip_prompt", "domain_score", "criteria_score"]] = np.nan
-    frame.loc[0, ["criteria_passed", "probe_top3"]] = ""
+    frame.loc[0, "criteria_passed"] = np.nan
+    frame.at[0, "criteria"], frame.at[0, "probe_top3"] = None, None
     image = layout(frame).cells[0].images[0]
     assert (image.badges, image.problem) == ([], "black image") and "⚠ black image" in image.marks
 

@@ -12,17 +12,18 @@ import pytest
 from PIL import Image
 
 from playground import Column, Comparison, GuidanceSetting, run
-from playground.arena import draw_pair, modalities
-from playground.confusion_gallery import draw, drawn
-from playground.curated import load_curated
-from playground.engine.generate import stream
-from playground.engine.score_cache import ScoreCache, digest
-from playground.errors import PlaygroundError
-from playground.prompt_sr import expand, parse
-from playground.research.study import RatingSession, run_from_result
+from playground.catalog.curated import load_curated
+from playground.catalog.templates import load_templates
 from playground.config import get_settings
-from playground.templates import load_templates
-from playground.workflow import Judges, evaluate, rerun_cell, stream_to_folder
+from playground.engine.generate import stream
+from playground.errors import PlaygroundError
+from playground.judges.base import Context, Judges
+from playground.judges.score_cache import ScoreCache, digest
+from playground.research.study import RatingSession, run_from_result
+from playground.workflow.arena_pairs import draw_pair, modalities
+from playground.workflow.compare import evaluate, rerun_cell, stream_to_folder
+from playground.workflow.confusion_gallery import draw, drawn
+from playground.workflow.prompt_sr import expand, parse
 
 SCORER = "tiny-offline-clip"
 GRID = Comparison("melanoma", [Column("A photo of melanoma"), Column("An H&E slide of melanoma")],
@@ -78,14 +79,14 @@ def test_judging_the_same_images_again_reads_the_score_cache(tmp_path, monkeypat
                                        settings=[GuidanceSetting(4.0, 2)], model_id="tiny-offline",
                                        guidance_scorer_id=SCORER)
     drawn_grid = run(judged)
-    first = evaluate(drawn_grid, Judges(SCORER, judge_id="tiny-offline-vlm"))
+    first = evaluate(drawn_grid, Judges(SCORER, vlm_id="tiny-offline-vlm"))
     path = tmp_path / "home" / "cache" / "scores.sqlite"
     with sqlite3.connect(path) as db:
         counts = dict(db.execute("SELECT substr(judge, 1, instr(judge, ':')), COUNT(*) FROM readings GROUP BY 1"))
     assert counts["clip:"] >= 4  # one embedding per image and CLIP (the general one, the domain ones)
     assert counts["judge:"] >= 4  # one P(yes) per image and checklist question
-    second = evaluate(run(judged), Judges(SCORER, judge_id="tiny-offline-vlm"))
-    for column in ("clip_prompt", "domain_score", "criteria_score", "judge_score", "probe_top3"):
+    second = evaluate(run(judged), Judges(SCORER, vlm_id="tiny-offline-vlm"))
+    for column in ("clip_prompt", "domain_score", "criteria_score", "vlm_score", "probe_top3"):
         assert first.frame[column].tolist() == second.frame[column].tolist()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == sum(counts.values())  # nothing new
@@ -149,13 +150,13 @@ def test_an_arena_pair_is_two_templates_on_one_subject_seed_and_setting(tmp_path
 def test_educators_pictures_are_drawn_once_per_model():
     curated, templates = load_curated(), load_templates()
     cases = curated.confusions[:2]
-    pictures = list(draw(cases, "tiny-offline", SCORER, templates, curated))
+    pictures = list(draw(cases, "tiny-offline", SCORER, templates, Context(curated)))
     assert [p.case.id for p in pictures] == [c.id for c in cases]
     assert all(p.path.is_file() and p.caption.startswith(p.case.subject) and "CLIP sees:" in p.caption
                for p in pictures)
     stamp = pictures[0].path.stat().st_mtime_ns
     assert drawn(cases[0], "tiny-offline") == pictures[0] and drawn(cases[0], "tiny-offline-sdxl") is None
-    assert list(draw(cases[:1], "tiny-offline", SCORER, templates, curated)) == pictures[:1]
+    assert list(draw(cases[:1], "tiny-offline", SCORER, templates, Context(curated))) == pictures[:1]
     assert pictures[0].path.stat().st_mtime_ns == stamp  # read, not drawn again
 
 

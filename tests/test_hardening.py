@@ -15,13 +15,13 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from playground import PlaygroundError, compare, load_pipeline
-from playground.comparison import GuidanceSetting
+from playground.catalog.curated import load_curated
+from playground.catalog.templates import load_templates
 from playground.config import get_settings
 from playground.engine.generate import image_problem
-from playground.library import Library
-from playground.startup import offline_runtime
-from playground.templates import load_templates
-from playground.curated import load_curated
+from playground.models.runtime import offline_runtime
+from playground.stores.library import Library
+from playground.types import Column, GuidanceSetting
 from playground.ui import build_demo, launch_kwargs, queued
 
 from .conftest import free_port
@@ -109,16 +109,16 @@ def test_models_schedulers_templates_not_offered_are_refused(client, overrides, 
 def test_any_hub_id_only_when_the_operator_allows_it(monkeypatch):
     import pandas as pd
 
-    from playground.ui.compare import SETTINGS_HEADERS, build_comparison
+    from playground.workflow.form import SETTINGS_HEADERS, CompareForm
 
     runtime, templates = offline_runtime("test"), load_templates()
     settings = pd.DataFrame([[4, 2, "default", "", 0]], columns=SETTINGS_HEADERS)
-    args = ("x", "someone/model", ["free", "a photo", "off", "", "off", "", "off", ""], settings, 1, 0, runtime,
-            templates, "tiny-offline-clip")
+    form = CompareForm.from_fields({"subject": "x", "model": "someone/model", "template_1": "free", "prompt_1": "a photo",
+                                    "settings": settings, "images_per_cell": 1, "seed": 0})
     with pytest.raises(ValueError, match="not offered here"):
-        build_comparison(*args)
+        form.resolve(templates, runtime)
     monkeypatch.setenv("PLAYGROUND_ALLOW_ANY_MODEL", "1")
-    assert build_comparison(*args).model_id == "someone/model"
+    assert form.resolve(templates, runtime)[0].model_id == "someone/model"
 
 
 # 5. files: only generated images are served; uploads are limited
@@ -194,14 +194,45 @@ def test_a_nan_image_is_labelled_not_scored_and_cannot_be_preferred(client):
     still_serving(client)
 
 
-def test_safety_checker_flags_are_labelled_and_it_can_be_switched_off(monkeypatch):
+def checked_pipeline(folder: Path) -> Path:
+    """The tiny SD pipeline with a tiny safety checker (diffusers' class) that flags every image."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from diffusers.pipelines.stable_diffusion.safety_checker import (
+        StableDiffusionSafetyChecker,
+    )
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    from playground.models.offline import ensure_built
+
+    pipe = StableDiffusionPipeline.from_pretrained(ensure_built("tiny-offline", get_settings().models_dir))
+    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
+    checker = StableDiffusionSafetyChecker(CLIPConfig(text_config=small, projection_dim=16,
+                                                      vision_config={**small, "image_size": 32, "patch_size": 8}))
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(-1.0)  # every cosine is above the threshold: every image flagged
+    pipe.register_modules(safety_checker=checker, feature_extractor=CLIPImageProcessor(size=32, crop_size=32))
+    pipe.register_to_config(requires_safety_checker=True)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_safety_checker_flags_are_labelled_and_it_can_be_switched_off(monkeypatch, tmp_path):
     from PIL import Image
+
+    from playground.comparison import Comparison
+    from playground.engine.generate import run
 
     assert image_problem(Image.new("RGB", (8, 8), (90, 20, 20)), flagged_unsafe=True).startswith("flagged by the safety")
     assert image_problem(Image.new("RGB", (8, 8), (90, 20, 20)), flagged_unsafe=False) == ""
-    assert get_settings().safety_checker
+    folder = str(checked_pipeline(tmp_path / "checked"))
+    request = Comparison("melanoma", [Column("A photo of melanoma")], [GuidanceSetting(4.0, 2)], images_per_cell=1,
+                         model_id=folder)
+    assert get_settings().safety_checker and load_pipeline(folder).safety_checker is not None
+    assert run(request).frame["image_problem"][0].startswith("flagged by the safety checker")
     monkeypatch.setenv("PLAYGROUND_SAFETY_CHECKER", "off")
-    assert not get_settings().safety_checker
+    assert load_pipeline(folder).safety_checker is None
+    assert run(request).frame["image_problem"][0] == ""
 
 
 # 9. a full queue

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from playground import HubUnreachableError, load_pipeline, load_scorer
-from playground.startup import detect_runtime
+from playground.models.runtime import detect_runtime
 
 from .conftest import free_port
 

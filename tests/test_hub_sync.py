@@ -3,7 +3,7 @@
 import json
 
 from playground.stores.hub_sync import HubMirror
-from playground.library import Library
+from playground.stores.library import Library
 
 from .test_library import record
 

@@ -9,16 +9,22 @@ import pytest
 import torch
 from PIL import Image
 
-from playground import Column, GuidanceSetting, HubUnreachableError, compare, load_scorer
-from playground.curated import load_curated
-from playground.engine.hf_clip import HfClip
-from playground.engine.vlm import TINY_JUDGE_ID, load_judge
-from playground.engine.xray import RANDOM_ID
-from playground.engine.models import ensure_built
-from playground.config import DEFAULT_JUDGE, get_settings
+from playground import (
+    Column,
+    GuidanceSetting,
+    HubUnreachableError,
+    compare,
+    load_scorer,
+)
+from playground.catalog.curated import load_curated
+from playground.catalog.scorers import load_scorers
+from playground.catalog.templates import load_templates
+from playground.config import DEFAULT_JUDGE, TINY_VLM_ID, get_settings
 from playground.judges.confusion import confusion_warnings
-from playground.scorer_registry import load_scorers
-from playground.templates import load_templates
+from playground.models.hf_clip import HfClip
+from playground.models.offline import ensure_built
+from playground.models.vlm import load_vlm
+from playground.models.xray import RANDOM_ID
 
 HISTOLOGY_AND_XRAY = ["histopathology-short", "xray-short"]
 
@@ -26,7 +32,7 @@ HISTOLOGY_AND_XRAY = ["histopathology-short", "xray-short"]
 @pytest.fixture(scope="module")
 def cardiomegaly():
     return compare("cardiomegaly", HISTOLOGY_AND_XRAY, [GuidanceSetting(4.0, 2)], images_per_cell=2,
-                   judge_id=TINY_JUDGE_ID)
+                   vlm_id=TINY_VLM_ID)
 
 
 def test_each_image_gets_the_domain_scorer_of_its_modality(cardiomegaly):
@@ -38,15 +44,16 @@ def test_each_image_gets_the_domain_scorer_of_its_modality(cardiomegaly):
 
 def test_the_judge_answers_every_checklist_question_beside_clip(cardiomegaly):
     frame, curated = cardiomegaly.frame, load_curated()
-    assert frame["judge_score"].between(0, 1).all() and set(frame["judge_id"]) == {TINY_JUDGE_ID}
+    assert frame["vlm_score"].between(0, 1).all() and set(frame["vlm_id"]) == {TINY_VLM_ID}
     for row in frame.itertuples():
-        questions = [c.question for c in curated.criteria_for(row.modality, row.subject)]
-        answers = row.judge_checklist.split(" | ")
-        assert [a.split(" → ")[0] for a in answers] == questions
-        p_yes = [float(a.split("judge ")[1].split(" ·")[0]) for a in answers]
-        assert all(0 <= p <= 1 for p in p_yes) and row.judge_score == pytest.approx(sum(p_yes) / len(p_yes), abs=0.01)
+        criteria = curated.criteria_for(row.modality, row.subject)
+        answers = row.vlm_checklist
+        assert [a["question"] for a in answers] == [c.question for c in criteria]
+        assert [a["id"] for a in answers] == [c["id"] for c in row.criteria]  # beside CLIP's reading of the same criteria
+        p_yes = [a["p_yes"] for a in answers]
+        assert all(0 <= p <= 1 for p in p_yes) and row.vlm_score == pytest.approx(sum(p_yes) / len(p_yes), abs=1e-6)
     xray = frame[frame["modality"] == "x-ray"]
-    assert any("Is the heart shadow enlarged" in c for c in xray["judge_checklist"])  # the subject's own criterion
+    assert any("Is the heart shadow enlarged" in a["question"] for answers in xray["vlm_checklist"] for a in answers)
 
 
 def test_the_xray_images_get_the_probability_of_the_finding_their_prompt_names(cardiomegaly):
@@ -58,7 +65,7 @@ def test_the_xray_images_get_the_probability_of_the_finding_their_prompt_names(c
 
 
 def test_p_yes_is_the_softmax_of_the_yes_and_no_logits():
-    judge = load_judge(TINY_JUDGE_ID)
+    judge = load_vlm(TINY_VLM_ID)
     image, question = Image.new("RGB", (64, 64), (120, 30, 60)), "Is this a grayscale medical x-ray radiograph?"
     prompt = judge.processor.apply_chat_template(
         [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}],
@@ -100,7 +107,7 @@ def test_the_transformers_loader_scores_as_the_model_itself_computes():
 
 
 @pytest.mark.parametrize(("load", "model_id"), [
-    (load_scorer, "vinid/plip"), (load_scorer, "hf-hub:wisdomik/QuiltNet-B-32"), (load_judge, DEFAULT_JUDGE),
+    (load_scorer, "vinid/plip"), (load_scorer, "hf-hub:wisdomik/QuiltNet-B-32"), (load_vlm, DEFAULT_JUDGE),
 ])
 def test_a_registered_hub_scorer_or_judge_fails_fast_with_the_offline_hint_when_the_hub_is_down(
     load, model_id, monkeypatch, silent_endpoint

@@ -1,5 +1,6 @@
 """The prompt library on a real SQLite file: schema, de-duplication, many writers, crashes."""
 
+import json
 import multiprocessing
 import os
 import signal
@@ -8,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image
-
-from playground.export import parse_parameters, read_parameters
-import json
-
 import pandas as pd
 import pytest
+from PIL import Image
 
+from playground.errors import PlaygroundError
+from playground.render.export import parse_parameters, read_parameters
 from playground.stores.library import MIGRATIONS, Library
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +34,7 @@ def test_schema_and_migrations(tmp_path):
     db = library.connect()
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality", "m003_clip_guidance",
                                                                     "m004_setting_identity", "m005_finite_scores",
-                                                                    "m006_lineage"]
+                                                                    "m006_lineage", "m007_vlm_score"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(records)")]
     assert columns[:4] == ["id", "created", "author", "subject"] and "content_hash" in columns
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -80,7 +79,7 @@ def test_a_writer_killed_mid_write_leaves_a_sound_database(tmp_path):
     path = tmp_path / "lib.sqlite"
     script = (
         "import sys; from pathlib import Path; from tests.test_library import record; "
-        "from playground.library import Library\n"
+        "from playground.stores.library import Library\n"
         "lib = Library(Path(sys.argv[1]))\n"
         "for i in range(100000):\n"
         "    lib.log(record(i))\n"
@@ -155,6 +154,12 @@ def test_jsonl_export_then_import_into_an_empty_store_gives_the_same_records(fil
     original = filled.to_frame(sort="oldest")[keep]
     copy = empty.to_frame(sort="oldest")[keep]
     pd.testing.assert_frame_equal(original, copy)
+
+
+def test_importing_another_export_format_is_refused_in_a_sentence(filled, tmp_path):
+    path = filled.export(tmp_path / "out.parquet")
+    with pytest.raises(PlaygroundError, match="out.parquet is not a JSON Lines export"):
+        Library(tmp_path / "copy.sqlite", tmp_path / "images").import_jsonl(path)
 
 
 def test_csv_export_escapes_formulas(tmp_path):

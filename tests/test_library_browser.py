@@ -2,7 +2,7 @@
 
 import re
 
-from playground.library import Library
+from playground.stores.library import Library
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -5,15 +5,16 @@ import pytest
 import torch
 
 from playground import HubUnreachableError, load_scorer, run
-from playground.comparison import Column, Comparison, GuidanceSetting
-from playground.config import BIOMEDCLIP
-from playground.curated import load_curated
+from playground.catalog.curated import load_curated
+from playground.catalog.templates import load_templates
+from playground.comparison import Comparison
+from playground.config import BIOMEDCLIP, TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
 from playground.engine.guidance import spherical_distance
-from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
+from playground.judges.base import Context, Judges
 from playground.judges.probe import probe_labels
 from playground.judges.rank import best_of_n
-from playground.templates import load_templates
-from playground.workflow import Judges, evaluate
+from playground.types import Column, GuidanceSetting
+from playground.workflow.compare import evaluate
 
 CURATED = load_curated(must_be_clean=True)
 PROMPT = "A histopathological image of melanoma"
@@ -57,7 +58,7 @@ def evaluated():
         [load_templates()["histopathology-short"].column("Graves' disease"), Column("Graves' disease")],
         [GuidanceSetting(7.5, 2)], images_per_cell=3,
     ))
-    return result, evaluate(result, Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID), CURATED).frame
+    return result, evaluate(result, Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID), Context(CURATED)).frame
 
 
 def test_criteria_checklist_matches_clip_zero_shot(evaluated):
@@ -73,9 +74,11 @@ def test_criteria_checklist_matches_clip_zero_shot(evaluated):
         expected.append(float(logits.softmax(dim=-1)[0, 0]))
     first = frame.iloc[0]
     assert first["criteria_score"] == pytest.approx(sum(expected) / len(expected), abs=1e-5)
-    assert first["criteria_passed"] == f"{sum(p > 0.5 for p in expected)}/{len(expected)}"
-    assert first["criteria"].count("✓") + first["criteria"].count("✗") == len(criteria)
-    assert frame.loc[frame["template_id"] == "free", "criteria_passed"].eq("").all()  # free prompt: no modality
+    assert first["criteria_passed"] == sum(p > 0.5 for p in expected)
+    assert [c["id"] for c in first["criteria"]] == [c.id for c in criteria]
+    assert [c["p"] for c in first["criteria"]] == pytest.approx(expected, abs=1e-5)
+    assert [c["passed"] for c in first["criteria"]] == [p > 0.5 for p in expected]
+    assert frame.loc[frame["template_id"] == "free", "criteria"].map(len).eq(0).all()  # free prompt: no modality
 
 
 def test_best_of_n_picks_the_highest_criteria_score_of_each_cell(evaluated):
@@ -93,10 +96,10 @@ def test_probe_ranks_subject_confusers_and_styles(evaluated):
     labels = probe_labels("Graves' disease", CURATED)
     assert labels[:4] == ["Graves' disease", "a gravestone", "a graveyard", "a tombstone"]
     assert "an x-ray image" in labels and len(labels) == 12
-    top3 = frame.iloc[0]["probe_top3"].split(", ")
-    assert len(top3) == 3 and all(any(t.startswith(label + " ") for label in labels) for t in top3)
-    percentages = [int(t.rsplit(" ", 1)[1].rstrip("%")) for t in top3]
-    assert percentages == sorted(percentages, reverse=True)
+    top3 = frame.iloc[0]["probe_top3"]
+    assert len(top3) == 3 and all(seen["label"] in labels for seen in top3)
+    probabilities = [seen["p"] for seen in top3]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
 
 
 def test_two_scorers_side_by_side(evaluated):

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from playground import Column, Comparison, GuidanceSetting, compare, load_pipeline, run
-from playground.export import parse_parameters, read_parameters
-from playground.model_registry import capabilities
+from playground.models.registry import capabilities
+from playground.render.export import parse_parameters, read_parameters
 from playground.stores.library import Library, prefer
 
 FAMILIES = ["tiny-offline", "tiny-offline-sdxl", "tiny-offline-sd3", "tiny-offline-flux", "tiny-offline-pixart",

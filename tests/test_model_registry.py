@@ -7,13 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from playground import Column, Comparison, GuidanceSetting, PlaygroundError, compare, model_preset
-from playground.engine import families
-from playground.engine.download import byte_reporter, files_to_fetch
-from playground.model_registry import Capabilities, ModelCard, load_models
-from playground.startup import Runtime, offline_runtime
+from playground import (
+    Column,
+    Comparison,
+    GuidanceSetting,
+    PlaygroundError,
+    compare,
+    model_preset,
+)
+from playground.judges.base import Judges
+from playground.models import families
+from playground.models.download import byte_reporter, files_to_fetch
+from playground.models.registry import ModelCard, load_models
+from playground.models.runtime import Runtime, offline_runtime
+from playground.types import Capabilities
 from playground.ui import build_demo
-from playground.workflow import Judges
+from playground.workflow import budget
 
 REQUIRED = ["stabilityai/sd-turbo", "stable-diffusion-v1-5/stable-diffusion-v1-5", "stabilityai/stable-diffusion-2-1-base",
             "stabilityai/stable-diffusion-xl-base-1.0", "stabilityai/sdxl-turbo", "stabilityai/stable-diffusion-3.5-medium",
@@ -111,14 +120,15 @@ def test_a_comparison_names_one_to_four_distinct_models():
 def test_the_gpu_request_grows_with_images_steps_and_the_models_cost():
     def seconds(model_id, steps=40, images=1, **kw):
         settings = [GuidanceSetting(0.0, steps)]
-        return Comparison("x", [Column("a")], settings, images_per_cell=images, model_id=model_id, **kw).gpu_seconds()
+        comparison = Comparison("x", [Column("a")], settings, images_per_cell=images, model_id=model_id, **kw)
+        return budget.compare(comparison, Judges("tiny-offline-clip", domain_scorer_id=None))
 
     assert seconds("stabilityai/sd-turbo", images=4) > seconds("stabilityai/sd-turbo", images=1)
     assert seconds("stabilityai/sd-turbo", steps=80) > seconds("stabilityai/sd-turbo", steps=40)
     assert seconds("black-forest-labs/FLUX.1-schnell") > seconds("stabilityai/sd-turbo")
     assert seconds("stabilityai/sd-turbo", width=1024, height=1024) > seconds("stabilityai/sd-turbo")
     assert seconds("stabilityai/sd-turbo", steps=1) < 60  # a small grid does not ask for the old fixed 180 s
-    assert Judges("clip", judge_id="some/vlm").gpu_seconds(8) > Judges("clip").gpu_seconds(8) == 0
+    assert budget.judging(8, Judges("clip", vlm_id="some/vlm")) > 8 > 1 > budget.judging(8, Judges("clip"))
 
 
 def test_the_apps_default_rows_are_the_default_models_preset():
@@ -168,7 +178,8 @@ def test_model_card_fields_are_the_documented_ones():
 
 
 def test_the_settings_table_counts_as_edited_only_when_its_rows_change():
-    from playground.ui.compare import is_edited, preset_table
+    from playground.ui.compare_form import preset_table
+    from playground.workflow.form import is_edited
 
     preset = preset_table(["tiny-offline"])
     assert not is_edited(preset.copy(), preset)

@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -12,18 +11,15 @@ from safetensors.torch import load_file
 
 from playground import TINY_PIPELINE_ID, TINY_SCORER_ID, load_pipeline
 from playground.config import get_settings
-from playground.engine.models import resolve_pipeline_source
-from playground.engine.offline_models import ensure_built
+from playground.models.loading import resolve_pipeline_source
+from playground.models.offline import ensure_built
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_builds_in_under_five_seconds_and_deterministically(tmp_path):
-    ensure_built(TINY_PIPELINE_ID, tmp_path / "warm")  # imports paid here, not in the timing
-    began = time.perf_counter()
+def test_builds_deterministically(tmp_path):
     first = ensure_built(TINY_PIPELINE_ID, tmp_path / "a")
-    ensure_built(TINY_SCORER_ID, tmp_path / "a")
-    assert time.perf_counter() - began < 5
+    assert (ensure_built(TINY_SCORER_ID, tmp_path / "a") / "open_clip_config.json").is_file()
     second = ensure_built(TINY_PIPELINE_ID, tmp_path / "b")
     weights_a = load_file(first / "unet" / "diffusion_pytorch_model.safetensors")
     weights_b = load_file(second / "unet" / "diffusion_pytorch_model.safetensors")
@@ -78,3 +74,19 @@ def test_a_hub_id_loads_from_the_hub_cache_through_the_hub_code_path(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["StableDiffusionPipeline", "32"]
+
+
+def test_clear_caches_forgets_every_loaded_model():
+    from playground import clear_caches, load_pipeline, load_scorer
+    from playground.config import TINY_VLM_ID
+    from playground.models.vlm import load_vlm
+    from playground.models.xray import load_classifier
+
+    def loaded():
+        return (load_pipeline(TINY_PIPELINE_ID), load_scorer(TINY_SCORER_ID), load_vlm(TINY_VLM_ID),
+                load_classifier(offline=True)[1])
+
+    first = loaded()
+    assert all(a is b for a, b in zip(first, loaded()))  # cached
+    clear_caches()
+    assert all(a is not b for a, b in zip(first, loaded()))  # every kind loaded again

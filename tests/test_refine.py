@@ -11,21 +11,22 @@ import pytest
 from datasets import load_dataset, load_from_disk
 
 from playground import GuidanceSetting
+from playground.catalog.curated import load_curated
+from playground.catalog.templates import load_templates
 from playground.cli import main
-from playground.curated import load_curated
-from playground.errors import PlaygroundError
-from playground.prefs import export, pairs
-from playground.prompt_search import MUTATIONS, mutate, search
-from playground.refine import Start, feedback, refine, step_record
-from playground.research.study import RatingSession, run_from_result
 from playground.config import get_settings
-from playground.stores.arena import Pair, open_arena
+from playground.errors import PlaygroundError
+from playground.judges.base import Judges
+from playground.research.prefs import export, pairs
+from playground.research.study import RatingSession, run_from_result
+from playground.stores.arena_votes import Pair, open_arena
 from playground.stores.library import Library, prefer
 from playground.stores.records import content_hash
-from playground.templates import load_templates
-from playground.workflow import Judges, compare
+from playground.workflow.compare import compare
+from playground.workflow.prompt_search import MUTATIONS, mutate, search
+from playground.workflow.refine import Start, feedback, refine, step_record
 
-JUDGES = Judges("tiny-offline-clip", judge_id="tiny-offline-vlm")
+JUDGES = Judges("tiny-offline-clip", vlm_id="tiny-offline-vlm")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,8 @@ def test_refine_never_lowers_the_kept_score_and_stores_lineage(start, tmp_path, 
     assert list(final.columns)[:5] == ["round", "candidate", "seed", "strength", "prompt"]
     kept = final[final["kept"]]
     assert kept["round"].tolist() == sorted(kept["round"]) and kept["round"].iloc[0] == 0
-    assert kept["judge_score"].is_monotonic_increasing  # the kept score never goes down
+    assert kept["checklist_score"].is_monotonic_increasing  # the kept score never goes down
+    assert set(final["checklist_column"]) == {"vlm_score"} and set(final["checklist_by"]) == {"tiny-offline-vlm"}
     candidates = final[final["round"] > 0]
     assert len(candidates) >= 2 and (candidates["seed"] >= 1000).all() and (candidates["strength"] == 0.3).all()
     first_round = candidates[candidates["round"] == 1]
@@ -62,7 +64,14 @@ def test_refine_never_lowers_the_kept_score_and_stores_lineage(start, tmp_path, 
     record = Library().get(logged.id)
     assert (record["parent"], record["refine_round"], record["strength"]) == (step["parent"], 1, 0.3)
     assert record["content_hash"] == step["record_hash"]
-    assert record["prompt"] == step["prompt"] and record["scores"]["judge_score"] == pytest.approx(step["judge_score"])
+    assert record["prompt"] == step["prompt"] and record["scores"]["vlm_score"] == pytest.approx(step["checklist_score"])
+
+
+def test_without_a_checklist_judge_refine_scores_and_stores_clips_criteria_score(start, tmp_path, fresh_library):
+    *_, final = refine(start, Judges("tiny-offline-clip"), rounds=1, candidates=1, folder=tmp_path)
+    assert set(final["checklist_column"]) == {"criteria_score"} and set(final["checklist_by"]) == {"tiny-offline-clip"}
+    record = Library().get(prefer(step_record(start, final.iloc[-1]), "").id)
+    assert record["scores"] == {"criteria_score": pytest.approx(final.iloc[-1]["checklist_score"])}  # never vlm_score
 
 
 def test_refine_refuses_what_it_cannot_refine(start):
@@ -85,9 +94,9 @@ def test_the_refine_command_writes_images_and_the_trajectory(tmp_path, fresh_lib
                    "--judge", "tiny-offline-vlm", "--rounds", "2", "--candidates", "2", "--out", str(out)])
     assert status == 0, capsys.readouterr().err
     trajectory = pd.read_csv(out / "trajectory.csv")
-    assert {"round", "candidate", "prompt", "judge_score", "kept"} <= set(trajectory.columns)
+    assert {"round", "candidate", "prompt", "checklist_score", "kept"} <= set(trajectory.columns)
     assert len(list(out.glob("round*.png"))) == len(trajectory)
-    assert "kept judge score" in capsys.readouterr().out
+    assert "kept checklist score (vlm_score by tiny-offline-vlm)" in capsys.readouterr().out
 
 
 def test_mutations_change_the_prompt_in_each_declared_way():
@@ -115,7 +124,7 @@ def test_the_prompt_search_ends_at_or_above_its_start(tmp_path, fresh_library):
 def preferences(tmp_path, fresh_library, monkeypatch):
     """A library with votes, an Arena vote and a rated run: each source of pairs once."""
     result = compare("psoriasis", ["photo-short", "photo-detailed"], [GuidanceSetting(4.0, 2)], images_per_cell=2,
-                     judge_id="tiny-offline-vlm", folder=tmp_path / "grid")
+                     vlm_id="tiny-offline-vlm", folder=tmp_path / "grid")
     first, second = result.frame.iloc[0].to_dict(), result.frame.iloc[2].to_dict()
     prefer(first, "")
     prefer(first, "")  # two votes

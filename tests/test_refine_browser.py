@@ -23,7 +23,7 @@ def test_refine_a_grid_image_then_prefer_a_refined_step_with_its_parent(page, ap
     trajectory = page.locator("#trajectory")
     trajectory.get_by_text(re.compile(r"round 1 · candidate 2")).first.wait_for(timeout=180_000)
     table = page.locator("#trajectory-table").inner_text()
-    assert "flipped" in table and "judge_score" in table
+    assert "flipped" in table and "checklist_score" in table
     trajectory.get_by_text(re.compile(r"^#1 round 1 · candidate 1")).click()  # the first refined candidate
     expect(page.locator("#refine-step input")).to_have_value("1")
     page.locator("#prefer-step").click()

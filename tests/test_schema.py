@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from playground import schema
-from playground.comparison import Column, Comparison, GuidanceSetting
+from playground.comparison import Comparison
+from playground.config import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID, TINY_VLM_ID
 from playground.engine.generate import run
-from playground.engine.offline_models import TINY_MEDICAL_SCORER_ID, TINY_SCORER_ID
+from playground.render.tables import mean_scores
 from playground.research.study import RatingSession, m001_ratings
 from playground.research.sweep import Study, sweep
-from playground.engine.vlm import TINY_JUDGE_ID
-from playground.workflow import Judges, compare_to_folder, evaluate, mean_scores
+from playground.types import Column, GuidanceSetting
+from playground.workflow.compare import Judges, compare_to_folder, evaluate
 
 BLURRY = GuidanceSetting(7.5, steps=2, negative_prompt="blurry")
 CARTOON = GuidanceSetting(7.5, steps=2, negative_prompt="cartoon, drawing")
@@ -33,7 +34,7 @@ def test_a_settings_key_covers_every_field_and_the_label_is_only_for_people():
 def test_every_column_a_comparison_produces_is_declared_and_every_declared_column_is_produced(tmp_path):
     comparison = Comparison("melanoma", [Column("A photo of melanoma", "photo-short", modality="photograph")],
                             [BLURRY], images_per_cell=1)
-    judges = Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, judge_id=TINY_JUDGE_ID)
+    judges = Judges(TINY_SCORER_ID, TINY_MEDICAL_SCORER_ID, vlm_id=TINY_VLM_ID)
     saved = compare_to_folder(comparison, judges, tmp_path / "grid")
     with zipfile.ZipFile(saved.zip_path) as archive:
         zipped = pd.read_csv(archive.open("results.csv"))
@@ -58,7 +59,8 @@ def test_an_image_that_is_not_real_blanks_exactly_the_judged_columns():
     assert {"clip_prompt", "medclip_subject", "criteria", "probe_top3"} <= judged
     assert "negative_prompt" not in judged and "setting_negative_prompt" not in judged
     for name in judged:
-        assert frame.loc[0, name] == "" or np.isnan(frame.loc[0, name])
+        value = frame.loc[0, name]
+        assert value is None or value == "" or np.isnan(value)  # a structured column's blank is None
         if name == "finding_score":
             continue  # judges x-ray images only: blank on this histology image too
         assert frame.loc[1, name] != "" and not (isinstance(frame.loc[1, name], float) and np.isnan(frame.loc[1, name]))

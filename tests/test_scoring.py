@@ -7,8 +7,11 @@ import torch
 from PIL import Image
 
 from playground import TINY_SCORER_ID, add_clip_scores, load_scorer, run
-from playground.comparison import Column, Comparison, GuidanceSetting
-from playground.engine.models import _open_clip_args
+from playground.comparison import Comparison
+from playground.config import get_settings
+from playground.models.clip_model import ClipScorer
+from playground.models.offline import ensure_built
+from playground.types import Column, GuidanceSetting
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ TEXTS = ["A photo of melanoma", "An x-ray image of the lungs", "Graves' disease"
 
 
 def test_scores_match_open_clip_computed_directly(images):
-    model_name, _ = _open_clip_args(TINY_SCORER_ID)
+    model_name = f"local-dir:{ensure_built(TINY_SCORER_ID, get_settings().models_dir)}"  # the stand-in's files
     model, _, preprocess = open_clip.create_model_and_transforms(model_name)
     tokenizer = open_clip.get_tokenizer(model_name)
     model.eval()
@@ -42,7 +45,17 @@ def test_text_embeddings_are_cached_and_batching_does_not_change_them():
     together = scorer.embed_texts(TEXTS)
     alone = torch.stack([scorer.embed_texts([t])[0] for t in TEXTS])
     assert torch.allclose(together, alone, atol=1e-6)
-    assert scorer.embed_texts(TEXTS[:1])[0] is not None and TEXTS[0] in scorer._text_cache
+    encoded: list[str] = []
+
+    def tokenizer(texts):  # open_clip's tokenizer, counting what it is asked to encode
+        encoded.extend(texts)
+        return scorer.tokenizer(texts)
+
+    counting = ClipScorer("counting", scorer.model, scorer.preprocess, tokenizer, scorer.device, scorer.input_dtype)
+    first = counting.embed_texts(TEXTS)
+    again = counting.embed_texts([*TEXTS[:2], TEXTS[0]])
+    assert encoded == TEXTS  # each distinct text encoded once, the second call read them all back
+    assert torch.equal(again, torch.stack([first[0], first[1], first[0]]))
 
 
 def test_scores_are_added_per_image_for_prompt_and_subject():

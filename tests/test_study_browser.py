@@ -6,10 +6,10 @@ from playwright.sync_api import expect
 
 from playground.research.study import RatingSession
 
-from .test_sweep_study import quick_run  # noqa: F401  (the swept run the tab lists)
+from .test_sweep_study import quick_run
 
 
-def test_rate_blind_then_read_the_medians(page, app_url, quick_run):  # noqa: F811
+def test_rate_blind_then_read_the_medians(page, app_url, quick_run):
     page.goto(app_url)
     page.get_by_role("tab", name="Study").click()
     page.locator("#study-run input").click()

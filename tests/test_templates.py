@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from playground.datafiles import load_entries
-from playground.templates import Template, fill, load_templates
+from playground.catalog.datafiles import load_entries
+from playground.catalog.templates import Template, fill, load_templates
 
 STUDY_MODALITIES = {"microscopy", "histopathology", "x-ray", "mri", "ct", "photograph", "poster", "illustration"}
 

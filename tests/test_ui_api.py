@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
 from gradio_client.exceptions import AppError
+from PIL import Image
 
-from playground.export import parse_parameters, read_parameters
-from playground.library import Library
+from playground.render.export import parse_parameters, read_parameters
+from playground.stores.library import Library
 
 SETTINGS = {"headers": ["guidance_scale", "steps", "scheduler", "negative_prompt"],
             "data": [[4.0, 3, "default", ""], [7.5, 3, "DPM++ 2M", "blurry"]]}
@@ -104,8 +104,17 @@ def test_rerun_cell_redraws_the_selected_images_cell_with_new_seeds(client):
 
 
 def test_prompt_search_through_the_app(client):
-    summary, history = client.predict("melanoma", "photo-short", ["tiny-offline"], "tiny-offline-clip",
-                                      "tiny-offline-vlm", 6, api_name="/prompt_search")
+    summary, history = client.predict(subject="melanoma", template_1="photo-short", model=["tiny-offline"],
+                                      scorer="tiny-offline-clip", judge="tiny-offline-vlm", budget_images=6,
+                                      api_name="/prompt_search")
     steps = pd.DataFrame(history["data"], columns=history["headers"])
     assert summary.startswith("**Best prompt:**") and "held-out seeds" in summary
     assert steps["mutation"].iloc[0] == "start" and steps["images"].max() <= 6
+
+
+def test_compare_by_keyword_with_only_a_subject_draws_that_subject(client):
+    *_, table, zip_path, _ = client.predict(subject="basal cell carcinoma", api_name="/compare")
+    frame = pd.DataFrame(table["data"], columns=table["headers"])
+    assert len(frame) == 8 and frame["prompt"].str.contains("basal cell carcinoma").all()  # the page's templates, filled
+    with zipfile.ZipFile(zip_path) as archive:
+        assert pd.read_csv(archive.open("results.csv"))["prompt"].str.contains("basal cell carcinoma").all()

@@ -19,14 +19,17 @@ import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
 from PIL import Image
 
-from .. import model_registry, schema
-from ..comparison import Column, Comparison, ComparisonResult, GuidanceSetting, cell_negative_prompt
+from .. import schema
+from ..comparison import Comparison, ComparisonResult
 from ..config import get_settings
 from ..errors import PlaygroundError
-from . import families, schedulers
+from ..models import families
+from ..models import registry as model_registry
+from ..models.loading import load, load_pipeline, load_scorer
+from ..types import Capabilities, Column, GuidanceSetting, cell_negative_prompt
+from . import schedulers, throughput
 from .guidance import ClipGuidance
 from .image_cache import ImageCache, cache_key
-from .models import load_pipeline, load_scorer
 
 ProgressFn = Callable[..., None]  # progress(done, total) in image-steps; progress(bytes, total, what) downloading
 
@@ -188,8 +191,9 @@ class _Model:
 
     model_id: str
     pipe: Any
+    revision: str
     family: families.Family
-    honours: model_registry.Capabilities
+    honours: Capabilities
     encoder: _PromptEncoder
     width: int | None
     height: int | None
@@ -198,7 +202,7 @@ class _Model:
         """The cache key of one image: every input that determines it."""
         guided_by = comparison.guidance_scorer_id if setting.clip_guidance_scale else ""
         return cache_key(
-            model=self.model_id, revision=getattr(self.pipe, "playground_revision", ""), device=self.pipe.device.type,
+            model=self.model_id, revision=self.revision, device=self.pipe.device.type,
             dtype=str(self.pipe.dtype), prompt=prompt, negative=negative, guidance=float(setting.guidance_scale),
             steps=setting.steps, scheduler=setting.scheduler, clip_guidance=float(setting.clip_guidance_scale),
             guided_by=guided_by, seed=seed, width=self.width, height=self.height,
@@ -206,11 +210,12 @@ class _Model:
 
     @classmethod
     def load(cls, model_id: str, comparison: Comparison, progress: ProgressFn | None) -> _Model:
-        pipe = load_pipeline(model_id, on_download=_download_reporter(model_id, progress))
-        family = families.of_pipeline(pipe)
+        loaded = load(model_id, on_download=_download_reporter(model_id, progress))
+        family = families.of_pipeline(loaded.pipe)
         card = model_registry.card(model_id)
         return cls(
-            model_id, pipe, family, model_registry.capabilities(model_id, family.name), _PromptEncoder(pipe, family),
+            model_id, loaded.pipe, loaded.revision, family, model_registry.capabilities(model_id, family.name),
+            _PromptEncoder(loaded.pipe, family),
             comparison.width or (card.width if card else None), comparison.height or (card.height if card else None),
         )
 
@@ -315,8 +320,12 @@ def _draw(
                 )
         except (torch.OutOfMemoryError, MemoryError) as exc:
             raise _out_of_memory(comparison, len(batch)) from exc
-        seconds = (time.perf_counter() - began) / len(batch)
+        elapsed = time.perf_counter() - began
+        seconds = elapsed / len(batch)
         counter.finish_batch()
+        image = output.images[0]
+        throughput.record(model.model_id, pipe.device.type, bool(setting.clip_guidance_scale), image.width * image.height,
+                          len(batch) * setting.steps, elapsed)
         flags = getattr(output, "nsfw_content_detected", None) or [False] * len(batch)
         yield {i: Drawn(image, seconds, from_cache=False, flagged=bool(flagged))
                for i, image, flagged in zip(batch, output.images, flags)}

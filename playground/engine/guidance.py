@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .clip_model import ClipScorer
+from ..models.clip_model import ClipScorer
 
 StepCallback = Callable[[object, int, object, dict], dict]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import get_settings
-from ..export import atomic
+from ..files import atomic
 
 
 def cache_key(**inputs: object) -> str:

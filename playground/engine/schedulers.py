@@ -1,8 +1,7 @@
-"""Samplers a comparison row may choose, by the names AUTOMATIC1111 users know.
+"""Scheduler objects for a row's sampler (names in `playground.samplers`).
 
-"default" keeps the model's own scheduler. diffusers is imported on first use, so the names are
-known to light modules (the types, the UI) without loading it. Every run gets a fresh scheduler object, because
-diffusers schedulers keep per-run state (`set_timesteps`) and a cached pipeline is shared.
+Every run gets a fresh scheduler object, because diffusers schedulers keep per-run state
+(`set_timesteps`) and a cached pipeline is shared. diffusers is imported on first use.
 """
 
 from __future__ import annotations
@@ -10,29 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import PlaygroundError
-
-DEFAULT = "default"
-
-# name -> (diffusers class, extra config)
-SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "Euler": ("EulerDiscreteScheduler", {}),
-    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
-    "DPM++ 2M": ("DPMSolverMultistepScheduler", {}),
-    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-    "DDIM": ("DDIMScheduler", {}),
-    "PNDM": ("PNDMScheduler", {}),
-    "LMS": ("LMSDiscreteScheduler", {}),
-    "UniPC": ("UniPCMultistepScheduler", {}),
-}
-
-
-def names() -> list[str]:
-    return [DEFAULT, *SCHEDULERS]
-
-
-def check_name(name: str) -> None:
-    if name != DEFAULT and name not in SCHEDULERS:
-        raise PlaygroundError(f"Unknown scheduler {name!r}; choose one of: {', '.join(names())}.")
+from ..samplers import DEFAULT, SCHEDULERS, check_name
 
 
 def make(name: str, base: Any) -> Any:

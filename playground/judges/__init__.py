@@ -1,1 +1,1 @@
-"""Judges: each adds its declared columns (playground.schema) to a result frame."""
+"""Judges: each adds its declared columns (playground.schema) to a result frame; see base.py."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..comparison import Column
-from ..curated import Curated
-from ..engine.models import load_scorer
+from ..catalog.curated import Curated
+from ..catalog.templates import TemplateSet
 from ..errors import PlaygroundError
-from ..templates import TemplateSet
+from ..models.loading import load_scorer
+from ..types import Column
 
 
 def confusion_warnings(

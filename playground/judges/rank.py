@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..schema import PRIMARY_SCORE
+from ..schema import COLUMNS, PRIMARY_SCORE
+from .base import CHECKLISTS
 
 
 def best_of_n(frame: pd.DataFrame, by: str | None = None) -> pd.Series:
     """True for the one image of each grid cell (row x column, N seeds) with the highest checklist
-    score `by`: "judge_score" or "criteria_score" (default: the judge's when it answered, else
-    CLIP's); cells without criteria fall back to the primary CLIP score; unscored images never win."""
-    by = by or ("judge_score" if "judge_score" in frame else "criteria_score")
-    key = frame[by].where(frame[by].notna(), frame[PRIMARY_SCORE] / 100)
+    score `by`: "vlm_score" or "criteria_score" (default: the checklist judge's when it answered,
+    else CLIP's); cells without criteria fall back to the primary CLIP score (on its declared
+    scale, placed on 0-1); unscored images never win."""
+    by = by or next((c for c in CHECKLISTS if c in frame), CHECKLISTS[1])
+    fallback = frame[PRIMARY_SCORE].map(COLUMNS[PRIMARY_SCORE].normalised)
+    key = frame[by].where(frame[by].notna(), fallback) if by in frame else fallback
     best = key.dropna().groupby([frame["row"], frame["column"]]).idxmax()
     return pd.Series(frame.index.isin(best.values), index=frame.index)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import get_settings
-from ..export import atomic
+from ..files import atomic
 
 KEY_FILE = ".blind-key"
 

@@ -11,6 +11,7 @@ run folder (one row per rater and condition; rating again replaces), so a rater 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import shutil
@@ -23,13 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import schema
-from ..comparison import GuidanceSetting
+from .. import db as store
+from .. import schema, stats
 from ..config import get_settings
 from ..errors import PlaygroundError
-from ..export import atomic
-from ..stores import db as store
-from . import stats
+from ..files import atomic
+from ..types import GuidanceSetting
 from .blind import blinded
 
 SCALE = {0: "completely wrong", 1: "hints of correct", 2: "clear signs of correct", 3: "mainly correct",
@@ -203,20 +203,41 @@ class RatingSession:
             for aspect in stats.ASPECTS
         ], ignore_index=True)
 
-    def report(self) -> tuple[pd.DataFrame, Path, str, pd.DataFrame]:
+    def report(self) -> StudyReport:
         """Write the statistics of the ratings so far to `report/` in the run folder, with the
-        judge-agreement table (agreement.csv) and heat map (agreement.png); return the median/IQR
-        table, the box plot, a sentence with the counts, and the agreement table."""
+        judge-agreement table (agreement.csv) and heat map (agreement.png)."""
         table = self.ratings()
         if table.empty:
             raise PlaygroundError("No ratings yet in this run.")
-        long = self.long_ratings(table)
         out = self.run_dir / "report"
-        files = stats.report(long, out)
+        written = stats.report(self.long_ratings(table), out)
         agreement = stats.agreement(table, schema.scores(table))
         agreement.to_csv(out / "agreement.csv", index=False)
-        stats.agreement_plot(agreement, out)
-        boxplot = next(f for f in files if f.name == "boxplot.png")
         note = (f"{len(table)} ratings by {table['rater'].nunique()} rater(s); agreement of each judge with the "
                 "experts and with each other judge below (Spearman's rho, 95% CI).")
-        return stats.summarize(long).round(2), boxplot, note, agreement.round(3)
+        return StudyReport(written.summary.round(2), written.boxplot, note, agreement.round(3),
+                           stats.agreement_plot(agreement, out))
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """The statistics of a study's ratings: median and IQR per category, the box plot, a sentence
+    with the counts, and (for a run's ratings) the judges' agreement with the experts."""
+
+    summary: pd.DataFrame
+    boxplot: Path
+    note: str
+    agreement: pd.DataFrame | None = None
+    agreement_plot: Path | None = None
+
+
+@functools.cache
+def original_study() -> StudyReport:
+    """The original study's medians and IQRs per category, its box plot and a sentence on it,
+    computed once per process from the ratings shipped in prompt_library/study-data."""
+    ratings = stats.read_ratings(get_settings().original_study)
+    written = stats.report(ratings, get_settings().home / "cache" / "original-study")
+    note = (f"**The original study** (GLIDE, Kather Lab 2022, MIT): {ratings['subject'].nunique()} prompts rated "
+            f"for style and content on the 0-4 scale, {len(ratings)} ratings in all. Median and IQR per category; "
+            "rate your own run below and press Show statistics to compare.")
+    return StudyReport(written.summary.round(2), written.boxplot, note)

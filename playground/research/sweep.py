@@ -21,15 +21,23 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..comparison import MAX_COLUMNS, Comparison, GuidanceSetting
+from ..catalog.curated import load_curated
+from ..catalog.datafiles import describe
+from ..catalog.templates import TemplateSet, load_templates
+from ..comparison import Comparison
 from ..config import get_settings
-from ..curated import Curated, load_curated
-from ..datafiles import describe
 from ..errors import PlaygroundError
-from ..export import atomic, image_names, read_parameters, save_images, write_csv
-from ..templates import TemplateSet, load_templates
-from ..judges.domain import AUTO
-from ..workflow import Judges, generate_and_evaluate
+from ..files import atomic
+from ..judges.base import AUTO, Context, Judges
+from ..render.export import (
+    image_names,
+    parse_parameters,
+    read_parameters,
+    save_images,
+    write_csv,
+)
+from ..types import MAX_COLUMNS, GuidanceSetting
+from ..workflow.compare import generate_and_evaluate
 
 
 def _configured(name: str) -> Any:
@@ -121,8 +129,8 @@ def _unit_done(index: int, unit: Comparison, out: Path) -> bool:
         return False
     for name, row in zip(image_names(frame, _prefix(index)), frame.itertuples()):
         try:
-            parameters = read_parameters(out / "images" / name)
-            if f"Seed: {row.seed}," not in parameters or not parameters.startswith(row.prompt):
+            parameters = parse_parameters(read_parameters(out / "images" / name))
+            if parameters.get("Seed") != str(row.seed) or parameters["prompt"] != row.prompt:
                 return False
         except (OSError, KeyError, SyntaxError):
             return False
@@ -134,10 +142,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def run_unit(index: int, unit: Comparison, study: Study, out: Path, curated: Curated) -> None:
+def run_unit(index: int, unit: Comparison, study: Study, out: Path, context: Context) -> None:
     """Generate, evaluate and save one unit: images first, then its part table."""
     judges = Judges(study.scorer, study.medical_scorer, study.domain_scorer, study.judge)
-    result = generate_and_evaluate(unit, judges, curated)
+    result = generate_and_evaluate(unit, judges, context)
     paths = save_images(result.frame, result.images, out / "images", _prefix(index))
     frame = result.frame.assign(image_file=[p.name for p in paths])
     frame.insert(0, "unit", index)
@@ -160,12 +168,12 @@ def sweep(study: Study, out: Path) -> pd.DataFrame | None:
 
     state = PartialState()
     work = units(study, load_templates())
-    curated = load_curated()  # once, not per unit
+    context = Context(load_curated())  # once, not per unit
     for folder in (out / "images", out / "parts"):
         folder.mkdir(parents=True, exist_ok=True)
     with state.split_between_processes(list(range(len(work)))) as mine:
         for index in tqdm(mine, desc=f"{study.name} [{state.process_index}]", disable=not state.is_local_main_process):
             if not _unit_done(index, work[index], out):
-                run_unit(index, work[index], study, out, curated)
+                run_unit(index, work[index], study, out, context)
     state.wait_for_everyone()
     return merge(out, len(work)) if state.is_main_process else None

@@ -9,9 +9,10 @@ every write is one short ``BEGIN IMMEDIATE`` transaction with parameterized SQL.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
-import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,19 +21,23 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from .. import db as store
 from .. import limits, schema
 from ..config import get_settings
 from ..errors import PlaygroundError
-from ..export import a1111_parameters, save_png, write_csv
-from . import db as store
+from ..files import download_folder
+from ..render.export import a1111_parameters, save_png, write_csv
 from .hub_sync import mirror_for, pull
 from .records import checked, image_file_of, parse_line
 
-SORTS = {"votes": "votes DESC, created DESC", "score": "score DESC, votes DESC", "date": "created DESC, id DESC", "oldest": "id"}
+SCORE = schema.PRIMARY_SCORE  # the one score a listing shows and "score" sorts by (a record's others differ in scale)
+SORTS = {"votes": "votes DESC, created DESC", "score": f"{SCORE} IS NULL, {SCORE} DESC, votes DESC",
+         "date": "created DESC, id DESC", "oldest": "id"}
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 PAGE_SIZES = (20, 50, 100)
 
 MIGRATIONS: list[store.Migration] = []
+logger = logging.getLogger(__name__)
 
 
 def migration(fn: store.Migration) -> store.Migration:
@@ -108,6 +113,13 @@ def m006_lineage(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE records ADD COLUMN parent TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE records ADD COLUMN refine_round INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE records ADD COLUMN strength REAL NOT NULL DEFAULT 0")
+
+
+@migration
+def m007_vlm_score(db: sqlite3.Connection) -> None:
+    """The checklist judge's score was stored as judge_score; it is vlm_score now ("judge" means any judge)."""
+    db.execute("UPDATE records SET scores = json_remove(json_set(scores, '$.vlm_score', json_extract(scores, "
+               "'$.judge_score')), '$.judge_score') WHERE json_extract(scores, '$.judge_score') IS NOT NULL")
 
 
 @dataclass(frozen=True)
@@ -215,14 +227,14 @@ class Library:
         Args:
             text: case-insensitive substring of the prompt, subject, note or tags.
             modality, template_id, model_id: exact matches; tag: one of the record's tags.
-            sort: "votes", "score" (best CLIP score first), "date" (newest first) or "oldest".
+            sort: "votes", "score" (best primary score first: the CLIP score, `clip_prompt`, which
+                the listing shows; records without one last), "date" (newest first) or "oldest".
             limit, offset: one page of the matches (see `count` for how many there are).
         """
         if sort not in SORTS:
             raise PlaygroundError(f"Unknown sort {sort!r}; choose one of: {', '.join(SORTS)}.")
         where, params = _filters(text, modality, template_id, model_id, tag)
-        query = ("SELECT *, COALESCE((SELECT MAX(value) FROM json_each(records.scores)), 0) AS score FROM records"
-                 f"{where} ORDER BY {SORTS[sort]}")
+        query = f"SELECT *, json_extract(scores, '$.{SCORE}') AS {SCORE} FROM records{where} ORDER BY {SORTS[sort]}"
         if limit is not None:
             query += " LIMIT ? OFFSET ?"
             params += [limit, offset]
@@ -230,6 +242,7 @@ class Library:
             frame = pd.read_sql_query(query, db, params=params)
         frame["scores"] = frame["scores"].map(json.loads)
         frame["tags"] = frame["tags"].map(json.loads)
+        frame[SCORE] = pd.to_numeric(frame[SCORE], errors="coerce").astype(float)  # NaN where a record has none
         return frame
 
     def count(self, text: str = "", modality: str = "", template_id: str = "", model_id: str = "", tag: str = "") -> int:
@@ -250,7 +263,7 @@ class Library:
     def export(self, path: Path, fmt: str | None = None) -> Path:
         """Write every record to `path` as CSV (formula cells escaped), JSONL or Parquet."""
         fmt = _export_format(fmt or Path(path).suffix.lstrip("."))
-        frame = self.to_frame(sort="oldest").drop(columns=["score"])
+        frame = self.to_frame(sort="oldest").drop(columns=[SCORE])
         if fmt == "jsonl":
             with open(path, "w", encoding="utf-8") as f:
                 for record in frame.to_dict("records"):
@@ -265,10 +278,7 @@ class Library:
     def export_for_download(self, fmt: str) -> Path:
         """Every record exported to a fresh folder inside the served outputs folder."""
         fmt = _export_format(fmt)
-        outputs = get_settings().outputs_dir
-        outputs.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="library-export-", dir=outputs))
-        return self.export(folder / f"prompt-library.{fmt}", fmt)
+        return self.export(download_folder("library-export") / f"prompt-library.{fmt}", fmt)
 
     def image_paths(self, frame: pd.DataFrame) -> list[Path | None]:
         """Each record's image file, or None where it has none (or it is gone)."""
@@ -281,11 +291,7 @@ class Library:
         Returns (added, merged). Any line that is not a valid record stops the import, naming the
         line, before anything is written.
         """
-        rows = []
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if line.strip():
-                    rows.append(parse_line(line, f"{Path(path).name} line {number}"))
+        rows = _read_jsonl(Path(path))
         added = 0
         with self._write("The import") as db:
             for values in rows:
@@ -293,6 +299,17 @@ class Library:
                 db.execute(_insert_sql(values, "votes = MAX(votes, excluded.votes)"), values)
                 added += known is None
         return added, len(rows) - added
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """Every record line of a JSONL export, checked; a file of another kind is refused in a sentence."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise PlaygroundError(f"{path.name} is not a JSON Lines export (text, one record per line): export "
+                              "the library as .jsonl to import it elsewhere.") from None
+    return [parse_line(line, f"{path.name} line {number}") for number, line in enumerate(lines, start=1)
+            if line.strip()]
 
 
 def _export_format(fmt: str) -> str:
@@ -360,3 +377,21 @@ def prefer(row: Mapping, note: str = "") -> Logged:
         image.load()
     scores = {name: float(row[name]) for name in schema.scores(row) if pd.notna(row[name])}
     return open_library().log({**row, "note": note}, image, scores=scores)
+
+
+def seed_library_in_background() -> threading.Thread | None:
+    """With LIBRARY_HUB_REPO set, merge the dataset's records into the local library without
+    delaying start; a failure is logged and the app serves the local library as it is."""
+    if not get_settings().library_hub_repo:
+        return None
+
+    def pull() -> None:
+        try:
+            added, merged = pull_from_hub()
+            logger.info("Library seeded from the Hub: %d new records, %d merged.", added, merged)
+        except Exception as exc:  # offline, private repo, bad file: the local library still works
+            logger.warning("Could not seed the library from the Hub: %s", exc)
+
+    thread = threading.Thread(target=pull, name="library-pull", daemon=True)
+    thread.start()
+    return thread

@@ -12,11 +12,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+from .. import db as store
 from .. import limits
-from ..comparison import MAX_CLIP_GUIDANCE, MAX_GUIDANCE, MAX_SEED
 from ..config import get_settings
 from ..errors import PlaygroundError
-from . import db as store
+from ..types import MAX_CLIP_GUIDANCE, MAX_GUIDANCE, MAX_SEED
 
 # Fields that make two records "the same": prompt and every setting that changes the image.
 IDENTITY_FIELDS = (

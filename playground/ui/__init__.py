@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..catalog.curated import Curated, load_curated
+from ..catalog.templates import TemplateSet, load_templates
 from ..config import get_settings
-from ..curated import Curated, load_curated
-from ..startup import Runtime, detect_runtime
-from ..templates import TemplateSet, load_templates
+from ..models.runtime import Runtime, detect_runtime
+from ..render.markdown import text
 from . import arena_tab, compare, educators, library_tab, study_tab
-from .common import text
 
 TITLE = "Medical Text-to-Image Prompt Playground"
 INTRO = (
@@ -38,12 +38,11 @@ def build_demo(
             )
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
-                compare_inputs = compare.build(runtime, templates, curated)
-            educators.build(templates, curated, compare_inputs, tabs)
-            library_tab.build(runtime, templates, compare_inputs, tabs)
-            arena_tab.build(templates, curated, compare_inputs)
-            study_tab.build(compare_inputs)
-        compare_inputs.wire_stop()
+                compare_tab = compare.build(runtime, templates, curated)
+            educators.build(templates, curated, compare_tab, tabs)
+            library_tab.build(runtime, templates, compare_tab, tabs)
+            arena_tab.build(templates, curated, compare_tab)
+            study_tab.build(compare_tab)
     return demo
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from ..arena import draw_pair, modalities
-from ..curated import Curated
+from ..bradley_terry import LEADERBOARD_COLUMNS
+from ..catalog.curated import Curated
+from ..catalog.templates import TemplateSet
 from ..errors import PlaygroundError
-from ..research.bradley_terry import LEADERBOARD_COLUMNS
-from ..stores.arena import KINDS, Pair, open_arena
-from ..templates import TemplateSet
-from .common import on_gpu, text, user_errors
-from .compare import CompareInputs
+from ..models.registry import model_preset
+from ..render.markdown import code, text
+from ..stores.arena_votes import KINDS, Pair, open_arena
+from ..workflow import budget
+from ..workflow.arena_pairs import draw_pair, modalities
+from . import gpu
+from .common import user_errors
+from .compare import CompareTab
 
 CHOICES = {"left": "A is better", "tie": "Tie", "right": "B is better"}
-GPU_SECONDS = 60
 
 
 def leaderboard(kind: str = "template") -> pd.DataFrame:
@@ -40,22 +43,20 @@ def leaderboard_table(elem_id: str) -> gr.Dataframe:
                         label="Arena leaderboard")
 
 
-def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs) -> None:
+def build(templates: TemplateSet, curated: Curated, compare: CompareTab) -> None:
     """Lay out the Arena tab (inside `gr.Tabs`) and wire drawing and voting."""
     offered = modalities(templates)
 
-    @on_gpu(lambda *_a, **_k: GPU_SECONDS)
-    def _draw_on_device(modality: str, models: list[str], kind: str) -> Pair:
-        return draw_pair(modality, models, templates, curated, kind)
-
     @user_errors
     def new_pair(modality: str, models: list[str] | str, kind: str):
-        models = [models] if isinstance(models, str) else list(models or compare_inputs.runtime.models[:1])
+        models = [models] if isinstance(models, str) else list(models or compare.runtime.models[:1])
         if modality not in offered:
             raise PlaygroundError(f"Choose a modality: {', '.join(offered)}.")
         if kind not in KINDS:
             raise PlaygroundError(f"Compare templates or models, not {kind!r}.")
-        pair = _draw_on_device(modality, models, kind)
+        drawn = models[:1] * 2 if kind == "template" else models[:2]
+        seconds = budget.pictures(drawn, [model_preset(m).settings[0] for m in drawn], 1)
+        (pair,) = gpu.each(draw_pair, modality, models, templates, curated, kind, seconds=seconds)
         header = f"**{text(pair.subject)}** · seed {pair.seed}. Which image shows it better?"
         return header, pair.left_image, pair.right_image, pair, ""
 
@@ -64,7 +65,7 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
         if pair is None:
             raise PlaygroundError("Draw a pair first (New pair).")
         open_arena().vote(pair, winner)
-        reveal = (f"Recorded: {CHOICES[winner]}. A was `{text(pair.left)}`, B was `{text(pair.right)}`"
+        reveal = (f"Recorded: {CHOICES[winner]}. A was {code(pair.left)}, B was {code(pair.right)}"
                   f" ({text(pair.modality)}). Draw a new pair to vote again.")
         return reveal, None, leaderboard_view(pair.kind)
 
@@ -89,7 +90,7 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
         board = leaderboard_table("arena-leaderboard")
         pair = gr.State()
 
-    draw.click(new_pair, [modality, compare_inputs.model, kind], [header, left, right, pair, status],
+    draw.click(new_pair, [modality, compare.form["model"], kind], [header, left, right, pair, status],
                api_name="arena_pair")
     for winner, button in buttons.items():
         button.click(lambda p, k, winner=winner: vote(p, winner, k), [pair, kind], [status, pair, board],

@@ -1,12 +1,10 @@
-"""Small pieces every tab shares: error translation, the optional ZeroGPU decorator, safe text."""
+"""What every tab shares: our sentences shown as Gradio errors, anything else logged under an id."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import html
 import inspect
-from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -50,26 +48,4 @@ def _as_gradio_errors() -> Iterator[None]:
         raise gr.Error(unexpected(exc)) from exc
 
 
-def on_gpu(duration: Callable[..., float]) -> Callable[[F], F]:
-    """Run the decorated function under ZeroGPU's `spaces.GPU` when the `spaces` package exists
-    (on a Space), asking for `duration(*args)` seconds: computed from the request, so a small
-    grid does not queue behind a large reservation and a large one is not cut off."""
 
-    def decorate(fn: F) -> F:
-        try:
-            import spaces
-        except ImportError:
-            return fn
-        return spaces.GPU(duration=duration)(fn)
-
-    return decorate
-
-
-def text(value: object) -> str:
-    """User text made safe to put inside Markdown: no HTML survives."""
-    return html.escape(str(value), quote=False)
-
-
-def file_url(path: object) -> str:
-    """The URL Gradio serves a file of the outputs folder at (relative, so it works under a Space's prefix)."""
-    return "gradio_api/file=" + quote(str(path))

@@ -13,14 +13,17 @@ import html
 import gradio as gr
 import pandas as pd
 
-from ..curated import Curated
-from ..restore import from_confusion
-from ..templates import TemplateSet
-from .. import confusion_gallery
-from .common import file_url, on_gpu, user_errors
-from .compare import CompareInputs
+from ..catalog.curated import Curated
+from ..catalog.templates import TemplateSet
+from ..judges.base import Context, Judges
+from ..models.registry import model_preset
+from ..render.grid_html import file_url
+from ..workflow import budget, confusion_gallery
+from ..workflow.restore import from_confusion
+from . import gpu
+from .common import user_errors
+from .compare import CompareTab
 
-GPU_SECONDS_PER_CASE = 15  # one image and its probe, with the model loaded
 CASE_COLUMNS = ["id", "subject", "modality", "draws", "confusers", "why"]
 
 
@@ -44,13 +47,10 @@ def _cards(shown: dict) -> str:
     return f'<div class="pg-cases">{"".join(cards)}</div>' if cards else "Drawing the cases…"
 
 
-def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInputs, tabs: gr.Tabs) -> None:
+def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: gr.Tabs) -> None:
     """Lay out the Educators tab (inside `gr.Tabs`) and wire its pictures and "reproduce in Compare"."""
-    runtime = compare_inputs.runtime
-
-    @on_gpu(lambda missing, *_a, **_k: GPU_SECONDS_PER_CASE * len(missing))
-    def _draw_on_device(missing: list, model_id: str):
-        yield from confusion_gallery.draw(missing, model_id, runtime.scorers[0], templates, curated)
+    runtime = compare.runtime
+    context = Context(curated, runtime.offline)
 
     @user_errors
     def pictures(models: list[str] | str, progress=gr.Progress()):
@@ -61,16 +61,20 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
         yield _cards(shown)
         if not missing:
             return  # every picture read from disk: no GPU asked for
-        for done, picture in enumerate(_draw_on_device(missing, model_id), start=1):
+        judges = Judges(runtime.scorers[0], domain_scorer_id=None, finding=False)
+        seconds = budget.pictures([model_id], [model_preset(model_id).settings[0]], len(missing), judges)
+        drawing = gpu.each(confusion_gallery.draw, missing, model_id, runtime.scorers[0], templates, context,
+                           seconds=seconds)
+        for done, picture in enumerate(drawing, start=1):
             progress((done, len(missing)), desc=f"Drawing the cases on {model_id}", unit="cases")
             shown[picture.case.id] = picture
             yield _cards(shown)
 
     @user_errors
     def reproduce(case_id: str, models: list[str] | str) -> dict:
-        model = models if isinstance(models, str) else (models or [compare_inputs.runtime.models[0]])[0]
-        request = from_confusion(curated.confusion(case_id), templates, model)
-        return {**compare_inputs.restore(request), tabs: gr.Tabs(selected="compare")}
+        model = models if isinstance(models, str) else (models or [runtime.models[0]])[0]
+        form = from_confusion(curated.confusion(case_id), templates, model)
+        return {**compare.restore(form), tabs: gr.Tabs(selected="compare")}
 
     def pick(table: pd.DataFrame, evt: gr.SelectData) -> str:
         return str(table.iloc[evt.index[0]]["id"])
@@ -92,7 +96,6 @@ def build(templates: TemplateSet, curated: Curated, compare_inputs: CompareInput
             button = gr.Button("Reproduce in Compare", variant="primary", elem_id="reproduce")
 
     table.select(pick, table, case, api_name=False)
-    tab.select(pictures, compare_inputs.model, gallery, api_name="confusion_pictures")
-    compare_inputs.generating.append(button.click(
-        reproduce, [case, compare_inputs.model], [*compare_inputs.components(), tabs], api_name="reproduce_confusion"
-    ).then(compare_inputs.generate, compare_inputs.generate_inputs, compare_inputs.generate_outputs, api_name=False))
+    tab.select(pictures, compare.form["model"], gallery, api_name="confusion_pictures")
+    compare.then_generate(button.click(reproduce, [case, compare.form["model"]], [*compare.form.components(), tabs],
+                                       api_name="reproduce_confusion"))

@@ -9,24 +9,25 @@ import pandas as pd
 from PIL import Image
 
 from .. import limits
-from ..curated import Curated
 from ..errors import PlaygroundError
-from ..refine import MAX_CANDIDATES, Start, refine, step_record
+from ..judges.base import Context
+from ..render.markdown import text
 from ..stores.library import prefer
-from ..workflow import Judges
-from .common import on_gpu, text, user_errors
+from ..workflow import budget
+from ..workflow.refine import MAX_CANDIDATES, STRENGTH, Start, refine, step_record
+from . import gpu
+from .common import user_errors
 
 SHOWN_COLUMNS = {  # the trajectory's scores first, its long texts last; widths so no header breaks mid-word
-    "round": "70px", "candidate": "100px", "judge_score": "110px", "criteria_passed": "160px", "kept": "70px",
+    "round": "70px", "candidate": "100px", "checklist_score": "130px", "criteria_passed": "160px", "kept": "70px",
     "flipped": "220px", "seed": "80px", "strength": "90px", "prompt": "420px", "negative_prompt": "320px",
 }
-SECONDS_PER_CANDIDATE = 8  # an image-to-image candidate and its checklist, on a ZeroGPU GPU
 
 
 def caption(step: pd.Series) -> str:
     """What is written under a trajectory image: where it sits, its score, what changed."""
     parts = [f"#{step.name} round {step['round']}" + (f" · candidate {step['candidate'] + 1}" if step["round"] else " · start"),
-             f"score {step['judge_score']:.3f}", f"✓{step['criteria_passed']}"]
+             f"score {step['checklist_score']:.3f}", f"✓{step['criteria_passed']}"]
     if step["kept"]:
         parts.append("kept")
     if step["flipped"]:
@@ -44,15 +45,26 @@ def _picked(evt: gr.SelectData) -> int:
     return evt.index
 
 
-def build(result_state: gr.State, run_state: gr.State, selected: gr.Number, curated: Curated) -> None:
+@user_errors
+def prefer_step(trajectory: pd.DataFrame | None, start_row: dict | None, number: float | None, note: str) -> str:
+    if trajectory is None or start_row is None:
+        raise PlaygroundError("Refine an image first, then pick a step to prefer.")
+    number = limits.whole_number(number, "The step number", 0, len(trajectory) - 1)
+    step = trajectory.iloc[number]
+    with Image.open(step["image_path"]) as image:
+        start = Start(start_row, image.convert("RGB"))
+    logged = prefer(step_record(start, step), note or "")
+    lineage = f" (round {step['round']}, parent {text(step['parent'][:12])}…)" if step["parent"] else " (the start)"
+    verb = "Saved to the library as record" if logged.created else "One more vote for record"
+    return f"{verb} #{logged.id}{lineage}."
+
+
+def build(result_state: gr.State, run_state: gr.State, selected: gr.Number, context: Context) -> None:
     """Lay out the panel (inside the Compare tab) and wire Refine and "Prefer this step"."""
 
-    @on_gpu(lambda start, judges, rounds, candidates, *_a, **_k: 30 + SECONDS_PER_CANDIDATE * rounds * candidates)
-    def _refine_on_device(start: Start, judges: Judges, rounds: int, candidates: int):
-        yield from refine(start, judges, rounds, candidates, curated=curated)
-
     @user_errors
-    def run_refine(frame: pd.DataFrame | None, run: tuple | None, index: float | None, rounds: float, candidates: float):
+    def run_refine(frame: pd.DataFrame | None, run, index: float | None, rounds: float, candidates: float,
+                   progress=gr.Progress()):
         """Refine the selected image: up to `rounds` rounds of `candidates` image-to-image candidates."""
         if frame is None or frame.empty or run is None:
             raise PlaygroundError("Generate a comparison first, then select the image to refine.")
@@ -64,22 +76,10 @@ def build(result_state: gr.State, run_state: gr.State, selected: gr.Number, cura
         candidates = limits.whole_number(candidates, "Candidates", 1, MAX_CANDIDATES)
         with Image.open(row["image_path"]) as image:
             start = Start(row.to_dict(), image.convert("RGB"))
-        _, judges = run
-        for trajectory in _refine_on_device(start, judges, rounds, candidates):
+        seconds = budget.refine(row["model_id"], start.setting, rounds, candidates, STRENGTH, run.judges)
+        for trajectory in gpu.each(refine, start, run.judges, rounds, candidates, context=context, progress=progress,
+                                   seconds=seconds):
             yield (*shown(trajectory), start.row)
-
-    @user_errors
-    def prefer_step(trajectory: pd.DataFrame | None, start_row: dict | None, number: float | None, note: str) -> str:
-        if trajectory is None or start_row is None:
-            raise PlaygroundError("Refine an image first, then pick a step to prefer.")
-        number = limits.whole_number(number, "The step number", 0, len(trajectory) - 1)
-        step = trajectory.iloc[number]
-        with Image.open(step["image_path"]) as image:
-            start = Start(start_row, image.convert("RGB"))
-        logged = prefer(step_record(start, step), note or "")
-        lineage = f" (round {step['round']}, parent {text(step['parent'][:12])}…)" if step["parent"] else " (the start)"
-        verb = "Saved to the library as record" if logged.created else "One more vote for record"
-        return f"{verb} #{logged.id}{lineage}."
 
     with gr.Accordion("Refine the selected image with expert feedback (MAGIC)", open=False, elem_id="refine-panel"):
         gr.Markdown("The criteria the selected image fails become feedback: their positive statements join the prompt, "

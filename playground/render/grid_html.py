@@ -1,0 +1,108 @@
+"""The labelled grid as HTML: prompt columns headed by their template (the prompt on hover and
+on expand), model x setting rows headed by their setting, each cell's images with score badges
+and marks on its heat colour. Clicking an image enlarges it with its full evaluation (pure CSS:
+the open `<details>` covers the page; a click anywhere closes it) and selects it for Prefer.
+
+The layout is `playground.grid`'s, the one the grid PNG draws, so both say the same thing.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+import pandas as pd
+
+from .grid import Cell, Grid, detail_lines, heat_colour, layout
+
+
+def file_url(path: object) -> str:
+    """The URL Gradio serves a file of the outputs folder at (relative, so it works under a Space's prefix)."""
+    return "gradio_api/file=" + quote(str(path))
+
+
+EMPTY = ('<div class="pg-empty">No grid yet: choose a subject and up to 4 prompts above, then press '
+         "<b>Generate</b>. Images appear here as they are drawn.</div>")
+
+# Event delegation on the component's element survives every re-render of its HTML.
+SELECT_JS = """
+element.addEventListener('click', (event) => {
+  const image = event.target.closest('[data-position]');
+  if (image && event.target.closest('summary')) trigger('click', {position: Number(image.dataset.position)});
+});
+"""
+
+CSS = """
+.pg-grid { overflow-x: auto; }
+.pg-grid table { border-collapse: separate; border-spacing: 4px; }
+.pg-grid th { text-align: left; vertical-align: top; font-weight: 600; font-size: 0.9em; }
+.pg-grid thead th { min-width: 10em; max-width: 22em; }
+.pg-grid thead summary { cursor: pointer; }
+.pg-grid .pg-prompt { font-weight: 400; white-space: normal; margin-top: 0.3em; }
+.pg-grid tbody th { max-width: 14em; white-space: normal; }
+.pg-grid td { vertical-align: top; padding: 4px; border-radius: 6px; color: #1f2328; }
+.pg-grid .pg-images { display: flex; gap: 4px; flex-wrap: wrap; }
+.pg-grid figure { margin: 0; width: 136px; }
+.pg-grid figure img { width: 128px; height: 128px; object-fit: contain; background: #fff; display: block; }
+.pg-grid figcaption { font-size: 0.78em; line-height: 1.3; overflow-wrap: anywhere; }
+.pg-grid summary { list-style: none; cursor: zoom-in; }
+.pg-grid summary::-webkit-details-marker { display: none; }
+.pg-zoom[open] > summary { position: fixed; inset: 0; z-index: 1000; background: rgba(0, 0, 0, 0.6); cursor: zoom-out; }
+.pg-zoom[open] > summary img { display: none; }
+.pg-zoom .pg-full { position: fixed; z-index: 1001; top: 4vh; left: 50%; transform: translateX(-50%);
+  max-width: min(92vw, 900px); max-height: 92vh; overflow: auto; background: #fff; color: #1f2328;
+  padding: 12px; border-radius: 8px; }
+.pg-zoom .pg-full img { width: min(100%, 60vh, 768px); height: auto; display: block; margin: 0 auto 8px; }
+.pg-zoom .pg-lines { white-space: pre-wrap; font-size: 0.9em; }
+.pg-dense figure { width: 100px; }
+.pg-dense figure img { width: 96px; height: 96px; }
+.pg-dense figcaption { font-size: 0.72em; }
+.pg-legend { font-size: 0.85em; margin-top: 6px; }
+.pg-empty { padding: 1em; color: #57606a; }
+"""
+
+
+def _image(frame: pd.DataFrame, cell: Cell) -> str:
+    parts = []
+    for image in cell.images:
+        row = frame.iloc[image.position]
+        src, alt = html.escape(file_url(row["image_path"])), html.escape(f"seed {image.seed}")
+        words = html.escape(" · ".join([*image.badges, *image.marks, f"seed {image.seed}"]))
+        lines = html.escape("\n".join(detail_lines(row, image.position)))
+        parts.append(
+            f'<figure data-position="{image.position}"><details class="pg-zoom"><summary>'
+            f'<img src="{src}" alt="{alt}" loading="lazy"></summary><div class="pg-full"><img src="{src}" alt="{alt}">'
+            f'<div class="pg-lines">{lines}</div></div></details><figcaption>{words}</figcaption></figure>'
+        )
+    return "".join(parts)
+
+
+def _table(frame: pd.DataFrame, grid: Grid) -> str:
+    head = "".join(
+        f'<th title="{html.escape(c.detail)}"><details><summary>{html.escape(c.title)}</summary>'
+        f'<div class="pg-prompt">{html.escape(c.detail)}</div></details></th>' for c in grid.columns
+    )
+    body = []
+    for row in grid.rows:
+        cells = []
+        for column in grid.columns:
+            cell = grid.cell(row.index, column.index)
+            if cell is None:
+                cells.append('<td class="pg-pending">…</td>')
+                continue
+            colour = "rgb({}, {}, {})".format(*heat_colour(cell.heat))
+            score = "" if cell.score is None else f' data-score="{cell.score:.2f}"'
+            cells.append(f'<td style="background: {colour}" data-row="{cell.row}" data-column="{cell.column}"{score}>'
+                         f'<div class="pg-images">{_image(frame, cell)}</div></td>')
+        body.append(f'<tr><th title="{html.escape(row.detail)}">{html.escape(row.title)}</th>{"".join(cells)}</tr>')
+    return f'<table><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def render(frame: pd.DataFrame | None) -> str:
+    """The grid of `frame` (a saved result, possibly still streaming) as one HTML string."""
+    if frame is None or frame.empty:
+        return EMPTY
+    grid = layout(frame)
+    legend = "".join(f"<li>{html.escape(line)}</li>" for line in grid.legend)
+    dense = " pg-dense" if max(len(c.images) for c in grid.cells) > 2 else ""  # 3-4 seeds: smaller thumbnails
+    return f'<div class="pg-grid{dense}">{_table(frame, grid)}<ul class="pg-legend">{legend}</ul></div>'
