@@ -18,6 +18,7 @@ MAX_MODELS = 4
 MAX_SEED = 2**32 - 1
 MAX_GUIDANCE = 50
 MAX_CLIP_GUIDANCE = 10_000
+MIN_CLIP_GUIDED_STEPS = 4  # CLIP guidance shifts the prediction before a step; a later step must denoise it
 NEGATIVE_IN_LABEL = 24  # characters of a negative prompt a setting's label shows
 
 
@@ -101,6 +102,12 @@ class GuidanceSetting:
             raise PlaygroundError(
                 f"{where}: CLIP guidance runs on Stable Diffusion 1/2 and SDXL only, not on {model.title}; "
                 "set the CLIP guidance scale to 0."
+            )
+        if self.clip_guidance_scale and self.steps < MIN_CLIP_GUIDED_STEPS:
+            raise PlaygroundError(
+                f"{where}: CLIP guidance needs at least {MIN_CLIP_GUIDED_STEPS} denoising steps (it steers the "
+                f"prediction between steps, and a step must follow it); got {self.steps}. Raise the steps or set "
+                "the CLIP guidance scale to 0."
             )
 
     def negative_honoured(self, model: Capabilities) -> bool:

@@ -65,6 +65,7 @@ def open_advanced(page) -> None:
     """Open the form's Advanced section (rows, seeds, size, Prompt S/R, scorers, PNG restore)."""
     page.locator("#advanced").get_by_text("Advanced:").first.click()
     expect(page.locator("#settings")).to_be_visible()
+    expect(page.locator("#prompt-sr textarea")).to_be_editable()  # the section's last widgets are drawn too
 
 
 def settings_cells(page) -> list[str]:
@@ -170,6 +171,7 @@ def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch
     page.locator("#subject textarea").fill("melanoma")
     open_advanced(page)
     page.locator("#prompt-sr textarea").fill("histopathological, microscopic, schematic, macroscopic")
+    expect(page.locator("#prompt-sr textarea")).to_have_value("histopathological, microscopic, schematic, macroscopic")
     page.locator("#generate").click()
     figures = page.locator("#grid figcaption")
     figures.first.wait_for(timeout=120_000)  # the first batch is on screen before the grid is done

@@ -72,6 +72,19 @@ def test_missing_files_and_bad_arguments_give_one_sentence(tmp_path, capsys):
         assert done.stderr.count("\n") == 1 and "--help" in done.stderr, (args, done.stderr)
 
 
+def test_library_pull_offline_or_unreachable_says_so_and_keeps_the_library(tmp_path, capsys, monkeypatch,
+                                                                           closed_port_endpoint):
+    monkeypatch.setenv("LIBRARY_HUB_REPO", "someone/prompt-library")
+    assert main(["library", "pull"]) == 1  # PLAYGROUND_OFFLINE=1 (the suite's setting)
+    assert "PLAYGROUND_OFFLINE=1 keeps the playground off the Hub" in capsys.readouterr().err
+    monkeypatch.setenv("PLAYGROUND_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint)
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    assert main(["library", "pull"]) == 1
+    err = capsys.readouterr().err
+    assert "Could not pull the library from the Hub dataset someone/prompt-library" in err and err.count("\n") == 1
+
+
 def test_a_study_setting_is_checked_as_a_compare_row_is(tmp_path, capsys):
     study = tmp_path / "study.yaml"
     study.write_text("name: bad\nsubjects: [melanoma]\ntemplates: [photo-short]\nsettings:\n- {steps: 1000}\n")

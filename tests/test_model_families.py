@@ -142,3 +142,32 @@ def test_models_side_by_side_share_the_seeds_and_label_their_rows():
     assert per_model["seed"].apply(set).tolist() == [{0, 1}, {0, 1}]
     assert per_model["row"].apply(lambda r: sorted(set(r))).tolist() == [[0, 1], [2]]  # each model's own preset
     assert frame[frame["model_id"] == "tiny-offline-sdxl"]["setting"].iloc[0] == "CFG 5 · 10 steps · default"
+
+
+# The T5 tokenizer folders as the real repos hold them (looked up in each repo's file tree):
+# PixArt-Σ's tokenizer/ has no tokenizer.json, so transformers converts spiece.model with
+# sentencepiece and protobuf; SD3's tokenizer_3/ ships tokenizer.json beside it.
+T5_FOLDERS = [
+    ("tiny-offline-pixart", "tokenizer", {"special_tokens_map.json", "spiece.model", "tokenizer_config.json"}),
+    ("tiny-offline-flux", "tokenizer_2", {"special_tokens_map.json", "spiece.model", "tokenizer_config.json"}),
+    ("tiny-offline-sd3", "tokenizer_3", {"special_tokens_map.json", "spiece.model", "tokenizer.json",
+                                         "tokenizer_config.json"}),
+]
+
+
+@pytest.mark.parametrize(("model_id", "folder", "files"), T5_FOLDERS, ids=[m for m, _, _ in T5_FOLDERS])
+def test_t5_tokenizers_hold_the_real_repos_files_and_load_through_them(model_id, folder, files):
+    from transformers import T5Tokenizer
+
+    from playground.config import get_settings
+    from playground.models.families._parts import t5_tokenizer
+    from playground.models.offline import ensure_built
+
+    path = ensure_built(model_id, get_settings().models_dir) / folder
+    assert {p.name for p in path.iterdir()} == files
+    loaded = T5Tokenizer.from_pretrained(path)  # from spiece.model alone where the repo has no tokenizer.json
+    built = t5_tokenizer({"num_pieces": 32000})
+    for text in ("A histopathological image of melanoma, H&E stained", "Graves' disease: an X-ray <extra_id_0>"):
+        assert loaded(text).input_ids == built(text).input_ids
+    pipe = load_pipeline(model_id)
+    assert getattr(pipe, folder)("melanoma").input_ids == built("melanoma").input_ids

@@ -6,8 +6,6 @@ from playwright.sync_api import expect
 
 from playground.research.study import RatingSession
 
-from .test_sweep_study import quick_run
-
 
 def test_rate_blind_then_read_the_medians(page, app_url, quick_run):
     page.goto(app_url)

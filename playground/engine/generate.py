@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -299,15 +300,16 @@ def _draw(
         batch = todo[start : start + max_batch]
         batch_pairs = [pairs[i] for i in batch]
         callback = counter.batch_callback(len(batch), setting.steps)
+        steering = nullcontext()
         if setting.clip_guidance_scale:
-            callback = ClipGuidance(
+            steering = ClipGuidance(
                 load_scorer(comparison.guidance_scorer_id), [p for p, _ in batch_pairs], setting.clip_guidance_scale,
-                seed=jobs[batch[0]][1], then=callback,
-            )
+                row_pipe.vae, seed=jobs[batch[0]][1],
+            ).steering(row_pipe.scheduler)
         began = time.perf_counter()
         try:
             # inference_mode skips autograd bookkeeping (about 5% on CPU); CLIP guidance needs it
-            with torch.inference_mode(not setting.clip_guidance_scale):
+            with torch.inference_mode(not setting.clip_guidance_scale), steering:
                 output = row_pipe(
                     **model.encoder.kwargs(batch_pairs, with_negative),
                     guidance_scale=setting.guidance_scale,

@@ -1,25 +1,34 @@
-"""CLIP guidance: nudge the latents at every denoising step toward what CLIP reads as the prompt.
+"""CLIP guidance: steer each denoising step toward what CLIP reads as the prompt.
 
-After diffusers' community `clip_guided_stable_diffusion` pipeline: decode the current latents,
-take random cutouts of the image, embed them with CLIP, and follow the gradient of the spherical
-distance between those embeddings and the prompt's embedding back to the latents. Here it runs as
-a `callback_on_step_end`, so it works with any Stable-Diffusion-family pipeline and scheduler that
-diffusers provides, and with either CLIP scorer, for the families whose VAE decodes latents
-scaled by one factor (Stable Diffusion 1/2 and SDXL; SD3 and FLUX shift and pack theirs). The step
-is scaled by sigma^2 of the current noise level, as the community pipeline does for sigma-based
-schedulers.
+Classifier guidance on the model's prediction, as GLIDE and diffusers' community
+`clip_guided_stable_diffusion` pipeline do it: before each scheduler step, the model's estimate of
+the clean image (x0) is decoded, cut into random crops, embedded by CLIP, and the gradient g of the
+spherical distance to the prompt's embedding (times the scale) is taken with respect to x0. The
+noise prediction is then shifted so that the scheduler's own x0 estimate moves by -sigma^2 g:
+eps' = eps + sigma g (v-prediction: v' = v + sigma sqrt(sigma^2 + 1) g), the same in both kinds
+of scheduler sample (sigma-scaled for Euler and LMS, variance-preserving for DDIM, PNDM, DPM++ and
+UniPC), so every scheduler takes the step it would take for that prediction and nothing is pushed
+after the last step. Per image, the shift is capped at the prediction's own size (RMS), so one
+step moves the latents at most a small multiple of what the scheduler moves them itself.
+
+It runs only where the VAE decodes latents scaled by one factor (Stable Diffusion 1/2 and SDXL;
+SD3 and FLUX shift and pack theirs, and predict a flow), and on rows of at least
+`MIN_STEPS` steps: a one-step turbo row has no step after the guidance to denoise it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
+from ..errors import PlaygroundError
 from ..models.clip_model import ClipScorer
 
-StepCallback = Callable[[object, int, object, dict], dict]
+MAX_SHIFT = 1.0  # the shift of the prediction, per image, at most this times the prediction's RMS
 
 
 def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -28,30 +37,54 @@ def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
 
 
-def noise_sigma(scheduler, step: int, timestep) -> float:
-    """The noise level of the current step: the scheduler's sigma, else derived from alphas."""
+def noise_sigma(scheduler, timestep) -> float:
+    """The current step's noise level sigma = sqrt((1 - alpha_bar) / alpha_bar): the scheduler's
+    own sigma where it keeps a schedule of them, else read off its alphas."""
     sigmas = getattr(scheduler, "sigmas", None)
-    if sigmas is not None and step < len(sigmas):
-        return float(sigmas[step])
+    if sigmas is not None and hasattr(scheduler, "index_for_timestep"):
+        index = scheduler.step_index
+        if index is None:
+            index = scheduler.begin_index if scheduler.begin_index is not None else scheduler.index_for_timestep(timestep)
+        return float(sigmas[index])
     alpha = scheduler.alphas_cumprod[int(timestep)]
     return float(((1 - alpha) / alpha).sqrt())
 
 
+def sigma_scaled(scheduler) -> bool:
+    """Whether the scheduler's sample is x0 + sigma eps (Euler, LMS) rather than variance-preserving."""
+    return float(scheduler.init_noise_sigma) > 1.0
+
+
+def clean_estimate(scheduler, output: torch.Tensor, sample: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The x0 the scheduler will read off this prediction (epsilon or v), in its own sample space."""
+    kind = scheduler.config.prediction_type
+    if kind not in ("epsilon", "v_prediction"):
+        raise PlaygroundError(f"CLIP guidance steers epsilon- and v-prediction models; this one predicts {kind!r}.")
+    if sigma_scaled(scheduler):
+        if kind == "epsilon":
+            return sample - sigma * output
+        return sample / (sigma**2 + 1) - output * sigma / (sigma**2 + 1) ** 0.5
+    alpha = 1 / (sigma**2 + 1)  # alpha_bar
+    if kind == "epsilon":
+        return (sample - (1 - alpha) ** 0.5 * output) / alpha**0.5
+    return alpha**0.5 * sample - (1 - alpha) ** 0.5 * output
+
+
 class ClipGuidance:
-    """A `callback_on_step_end` applying CLIP guidance to a batch, one prompt per image.
+    """CLIP guidance for one batch, one prompt per image; `steering(scheduler)` applies it.
 
     Args:
         scorer: the guiding CLIP (its weights are not changed).
         texts: the prompt each image of the batch is guided toward.
         scale: guidance strength; 100 is the community pipeline's default.
+        vae: decodes the clean-image estimate CLIP looks at.
         cutouts: random crops per image whose embeddings are averaged (fewer = faster, noisier).
         seed: makes the cutouts, hence the images, reproducible.
-        then: another step callback to run afterwards (progress reporting).
     """
 
-    def __init__(self, scorer: ClipScorer, texts: Sequence[str], scale: float, cutouts: int = 4, seed: int = 0,
-                 then: StepCallback | None = None) -> None:
-        self.scorer, self.scale, self.cutouts, self.then = scorer, scale, cutouts, then
+    def __init__(self, scorer: ClipScorer, texts: Sequence[str], scale: float, vae, cutouts: int = 4,
+                 seed: int = 0) -> None:
+        self.scorer, self.scale, self.vae, self.cutouts = scorer, scale, vae, cutouts
         self.text_embeddings = scorer.embed_texts(list(texts)).to(scorer.device)
         self.generator = torch.Generator("cpu").manual_seed(seed)
         config = scorer.model.visual.preprocess_cfg
@@ -71,21 +104,22 @@ class ClipGuidance:
             crops.append(F.interpolate(crop, size=(self.cut_size, self.cut_size), mode="bilinear", align_corners=False))
         return torch.stack(crops, dim=1).flatten(0, 1)
 
-    def gradient(self, vae, latents: torch.Tensor) -> torch.Tensor:
+    def gradient(self, latents: torch.Tensor) -> torch.Tensor:
         """d(loss)/d(latents), loss = summed spherical distance of each image's cutouts to its prompt."""
+        vae = self.vae
         upcast = latents.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
         if upcast:  # SDXL's VAE overflows in fp16, as the pipeline's own decode knows
             vae.to(torch.float32)
         try:
-            return self._gradient(vae, latents.float() if upcast else latents).to(latents.dtype)
+            return self._gradient(latents.float() if upcast else latents).to(latents.dtype)
         finally:
             if upcast:
                 vae.to(torch.float16)
 
-    def _gradient(self, vae, latents: torch.Tensor) -> torch.Tensor:
+    def _gradient(self, latents: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             x = latents.detach().requires_grad_(True)
-            images = vae.decode(x / vae.config.scaling_factor).sample
+            images = self.vae.decode(x / self.vae.config.scaling_factor).sample
             images = (images.float() / 2 + 0.5).clamp(0, 1).to(self.scorer.device)
             pixels = (self._cutouts(images) - self.mean) / self.std
             embeddings = self.scorer.model.encode_image(pixels.to(self.scorer.input_dtype or pixels.dtype)).float()
@@ -94,9 +128,34 @@ class ClipGuidance:
             (grad,) = torch.autograd.grad(loss, x)
         return grad
 
-    def __call__(self, pipe, step: int, timestep, callback_kwargs: dict) -> dict:
-        latents = callback_kwargs["latents"]
-        sigma = noise_sigma(pipe.scheduler, step, timestep)
-        grad = self.gradient(pipe.vae, latents)
-        callback_kwargs["latents"] = (latents - self.scale * sigma**2 * grad.to(latents.dtype)).detach()
-        return self.then(pipe, step, timestep, callback_kwargs) if self.then else callback_kwargs
+    def shift(self, scheduler, output: torch.Tensor, timestep, sample: torch.Tensor) -> torch.Tensor:
+        """The prediction `output`, shifted so the scheduler's x0 estimate moves down CLIP's gradient."""
+        sigma = noise_sigma(scheduler, timestep)
+        clean = clean_estimate(scheduler, output, sample, sigma)
+        gradient = self.scale * self.gradient(clean)
+        factor = sigma if scheduler.config.prediction_type == "epsilon" else sigma * (sigma**2 + 1) ** 0.5
+        moved = (factor * gradient).to(output.dtype)
+        room = MAX_SHIFT * _rms(output) / _rms(moved).clamp_min(1e-12)
+        return output + moved * room.clamp(max=1.0)
+
+    @contextmanager
+    def steering(self, scheduler) -> Iterator[None]:
+        """Within the block, the row's own scheduler (made for this row, see engine.schedulers)
+        shifts each prediction before it steps."""
+        step = scheduler.step
+
+        @functools.wraps(step)  # the same signature: the pipeline passes `generator` and `eta` where step takes them
+        def guided_step(model_output, timestep, sample, *args, **kwargs):
+            return step(self.shift(scheduler, model_output, timestep, sample), timestep, sample, *args, **kwargs)
+
+        scheduler.step = guided_step
+        try:
+            yield
+        finally:
+            del scheduler.step  # the class's own step again
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """Root mean square per image, shaped to broadcast over the image."""
+    return x.float().pow(2).flatten(1).mean(dim=1).sqrt().view(-1, *([1] * (x.dim() - 1)))
+

@@ -36,7 +36,7 @@ from ..render.export import (
     save_images,
     write_csv,
 )
-from ..types import MAX_COLUMNS, GuidanceSetting
+from ..types import MAX_COLUMNS, MIN_CLIP_GUIDED_STEPS, GuidanceSetting
 from ..workflow.compare import generate_and_evaluate
 
 
@@ -83,7 +83,8 @@ def find_study(name_or_path: str | Path) -> Path:
 
 
 def load_study(path: str | Path, reduced: bool = False) -> Study:
-    """A validated study; `reduced` keeps 2 subjects, 2 templates, 2 seeds and 2 steps (a quick CPU run)."""
+    """A validated study; `reduced` keeps 2 subjects, 2 templates, 2 seeds and 2 steps (a quick CPU run;
+    CLIP-guided rows keep the fewest steps guidance runs on)."""
     path = find_study(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -98,7 +99,8 @@ def load_study(path: str | Path, reduced: bool = False) -> Study:
     if reduced:
         study = study.model_copy(update={
             "subjects": study.subjects[:2], "templates": study.templates[:2], "seeds": min(study.seeds, 2),
-            "settings": [replace(s, steps=min(s.steps, 2)) for s in study.settings],
+            "settings": [replace(s, steps=min(s.steps, MIN_CLIP_GUIDED_STEPS if s.clip_guidance_scale else 2))
+                         for s in study.settings],
         })
     return study
 

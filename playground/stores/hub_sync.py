@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import PlaygroundError
+
 logger = logging.getLogger(__name__)
 
 RETRY_START_S = 60.0
@@ -77,7 +79,11 @@ def pull(repo_id: str, import_jsonl: Callable[[Path], tuple[int, int]]) -> tuple
     """Download the dataset's JSONL files and merge them with `import_jsonl`; (added, merged)."""
     from huggingface_hub import snapshot_download
 
-    folder = Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns="*.jsonl"))
+    try:
+        folder = Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns="*.jsonl"))
+    except (OSError, ValueError) as exc:  # unreachable, unknown repo, no access: huggingface_hub's errors are these
+        raise PlaygroundError(f"Could not pull the library from the Hub dataset {repo_id} "
+                              f"({type(exc).__name__}); the local library is unchanged.") from exc
     added = merged = 0
     for path in sorted(folder.rglob("*.jsonl")):
         a, m = import_jsonl(path)

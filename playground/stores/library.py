@@ -359,6 +359,9 @@ def pull_from_hub() -> tuple[int, int]:
     repo = get_settings().library_hub_repo
     if not repo:
         raise PlaygroundError("LIBRARY_HUB_REPO is not set; there is no dataset repo to pull from.")
+    if get_settings().offline:
+        raise PlaygroundError(f"PLAYGROUND_OFFLINE=1 keeps the playground off the Hub, so {repo} is not pulled; "
+                              "unset it to pull.")
     return pull(repo, Library().import_jsonl)
 
 

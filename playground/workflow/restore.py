@@ -15,7 +15,7 @@ from ..errors import PlaygroundError
 from ..models import registry as model_registry
 from ..models.registry import model_preset
 from ..render.export import parse_parameters
-from ..types import GuidanceSetting, cell_negative_prompt
+from ..types import MIN_CLIP_GUIDED_STEPS, GuidanceSetting, cell_negative_prompt
 from .form import FREE, CompareForm
 
 REPRODUCE_STEPS = 20  # A1111's default, for a PNG that does not say
@@ -96,5 +96,6 @@ def from_confusion(case: Confusion, templates: TemplateSet, model_id: str) -> Co
     )
     base = model_preset(model_id).settings[0]
     model = model_registry.capabilities(model_id)
-    guided = () if model is not None and not model.clip_guidance else (replace(base, clip_guidance_scale=CLIP_GUIDANCE),)
+    guided = () if model is not None and not model.clip_guidance else (
+        replace(base, clip_guidance_scale=CLIP_GUIDANCE, steps=max(base.steps, MIN_CLIP_GUIDED_STEPS)),)
     return CompareForm(case.subject, columns, (base, *guided), label=f"confusion case {case.id}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gzip
 import math
+from pathlib import Path
 
 T5_SPECIAL = ("<pad>", "</s>", "<unk>")
 WORD_START = "\u2581"  # SentencePiece's mark of a word's start
@@ -78,6 +79,48 @@ def t5_tokenizer(options: dict):
     extra_ids = options.get("extra_ids", 100)
     vocab = t5_vocab(options.get("num_pieces", 32000), extra_ids, options.get("capitalize_top", 3000))
     return T5Tokenizer(vocab=vocab, extra_ids=extra_ids, model_max_length=options.get("model_max_length", 512))
+
+
+def save_t5_tokenizer(options: dict, folder: Path) -> None:
+    """Save the tiny T5 tokenizer with the files its real repo ships (`options["files"]`, looked up
+    in the repo's tree: PixArt-Σ's `tokenizer/` holds spiece.model, special_tokens_map.json and
+    tokenizer_config.json only; SD3's `tokenizer_3/` tokenizer.json too). spiece.model is a
+    SentencePiece Unigram model of the same vocabulary, so loading a folder without tokenizer.json
+    goes through transformers' SentencePiece conversion (sentencepiece and protobuf), as the real one does."""
+    import json
+
+    tokenizer = t5_tokenizer(options)
+    tokenizer.save_pretrained(folder)
+    files = set(options.get("files", ("spiece.model", "special_tokens_map.json", "tokenizer_config.json",
+                                       "tokenizer.json")))
+    extra_ids = options.get("extra_ids", 100)
+    pieces = t5_vocab(options.get("num_pieces", 32000), extra_ids, options.get("capitalize_top", 3000))
+    (folder / "spiece.model").write_bytes(_sentencepiece_model(pieces[: len(pieces) - extra_ids]))
+    special = {"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",
+               "additional_special_tokens": [f"<extra_id_{i}>" for i in range(extra_ids)]}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
+    for path in folder.iterdir():
+        if path.name not in files:
+            path.unlink()
+
+
+def _sentencepiece_model(pieces: list[tuple[str, float]]) -> bytes:
+    """A serialized SentencePiece Unigram ModelProto in T5's layout (<pad> 0, </s> 1, <unk> 2)."""
+    from sentencepiece import sentencepiece_model_pb2 as sp
+
+    model = sp.ModelProto()
+    model.trainer_spec.model_type = sp.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = len(pieces)
+    model.trainer_spec.pad_id, model.trainer_spec.eos_id, model.trainer_spec.unk_id, model.trainer_spec.bos_id = 0, 1, 2, -1
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    model.normalizer_spec.escape_whitespaces = True
+    kinds = {"<pad>": sp.ModelProto.SentencePiece.CONTROL, "</s>": sp.ModelProto.SentencePiece.CONTROL,
+             "<unk>": sp.ModelProto.SentencePiece.UNKNOWN}
+    for text, score in pieces:
+        model.pieces.add(piece=text, score=score, type=kinds.get(text, sp.ModelProto.SentencePiece.NORMAL))
+    return model.SerializeToString()
 
 
 def build_t5(config: dict):

@@ -11,6 +11,7 @@ from ._parts import (
     build_t5,
     clip_tokenizer,
     make_scheduler,
+    save_t5_tokenizer,
     t5_tokenizer,
     tiny_vae,
 )
@@ -36,6 +37,7 @@ def build_tiny(config: dict, folder: Path) -> None:
         vae=tiny_vae(config), text_encoder=build_clip_text(config["text_encoder"]), tokenizer=clip_tokenizer(config["tokenizer"]),
         text_encoder_2=build_t5(config["text_encoder_2"]), tokenizer_2=t5_tokenizer(config["tokenizer_2"]),
     ).save_pretrained(folder)
+    save_t5_tokenizer(config['tokenizer_2'], folder / 'tokenizer_2')  # the files the real repo ships
 
 
 FAMILY = Family(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import Encoded, Family
-from ._parts import build_t5, make_scheduler, t5_tokenizer, tiny_vae
+from ._parts import build_t5, make_scheduler, save_t5_tokenizer, t5_tokenizer, tiny_vae
 
 T5_TOKENS = 300  # the pipeline's default max_sequence_length
 BINNED_SIDES = (256, 512, 1024, 2048)  # sides of the trained checkpoints' aspect-ratio bins
@@ -42,6 +42,7 @@ def build_tiny(config: dict, folder: Path) -> None:
         tokenizer=t5_tokenizer(config["tokenizer"]), text_encoder=build_t5(config["text_encoder"]), vae=tiny_vae(config),
         transformer=PixArtTransformer2DModel(**config["transformer"]), scheduler=make_scheduler(config),
     ).save_pretrained(folder)
+    save_t5_tokenizer(config['tokenizer'], folder / 'tokenizer')  # the files the real repo ships
 
 
 FAMILY = Family(

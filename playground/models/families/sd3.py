@@ -11,6 +11,7 @@ from ._parts import (
     build_t5,
     clip_tokenizer,
     make_scheduler,
+    save_t5_tokenizer,
     t5_tokenizer,
     tiny_vae,
 )
@@ -40,6 +41,7 @@ def build_tiny(config: dict, folder: Path) -> None:
         tokenizer_2=clip_tokenizer(config["tokenizer_2"]), text_encoder_3=build_t5(config["text_encoder_3"]),
         tokenizer_3=t5_tokenizer(config["tokenizer_3"]),
     ).save_pretrained(folder)
+    save_t5_tokenizer(config['tokenizer_3'], folder / 'tokenizer_3')  # the files the real repo ships
 
 
 FAMILY = Family(
