@@ -90,3 +90,17 @@ def test_clear_caches_forgets_every_loaded_model():
     assert all(a is b for a, b in zip(first, loaded()))  # cached
     clear_caches()
     assert all(a is not b for a, b in zip(first, loaded()))  # every kind loaded again
+
+
+def test_a_clip_whose_weights_do_not_load_is_refused_not_used_with_random_weights(tmp_path):
+    import pytest
+
+    from playground import load_scorer
+    from playground.errors import PlaygroundError
+
+    built = ensure_built(TINY_SCORER_ID, get_settings().models_dir)
+    shutil.copy(built / "open_clip_config.json", tmp_path / "open_clip_config.json")  # a config, no weights
+    with pytest.raises(PlaygroundError, match="weights did not load, so it would score with random weights"):
+        load_scorer(f"local-dir:{tmp_path}")
+    shutil.copy(built / "open_clip_model.safetensors", tmp_path / "open_clip_model.safetensors")
+    assert load_scorer(f"local-dir:{tmp_path}").scores  # with its weights it loads

@@ -6,6 +6,8 @@ from playwright.sync_api import expect
 
 from playground.research.study import RatingSession
 
+from .test_sweep_study import quick_run  # noqa: F401 - a fixture shared with the sweep tests
+
 
 def test_rate_blind_then_read_the_medians(page, app_url, quick_run):
     page.goto(app_url)

@@ -16,6 +16,7 @@ from playground.config import get_settings
 from playground.render.export import parse_parameters, read_parameters
 from playground.research.study import RatingSession, list_runs
 from playground.research.sweep import load_study, units
+from playground.types import MIN_CLIP_GUIDED_STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = get_settings().data_dir / "studies" / "glide-replication-quick.yaml"
@@ -43,7 +44,7 @@ def test_the_example_study_mirrors_the_original_design():
     prompts = {c.prompt for u in units(study, load_templates()) for c in u.columns}
     assert "A microscopic image of the brain" in prompts and len(prompts) == 272
     reduced = load_study(FULL, reduced=True)
-    assert len(reduced.subjects) == 2 and len(reduced.templates) == 2 and all(s.steps == 2 for s in reduced.settings)
+    assert len(reduced.subjects) == 2 and len(reduced.templates) == 2 and [s.steps for s in reduced.settings] == [2, MIN_CLIP_GUIDED_STEPS]  # guided rows keep enough steps
 
 
 def test_sweep_writes_every_image_and_one_table(quick_run):

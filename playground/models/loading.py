@@ -8,6 +8,7 @@ other: they are built into a folder once and then loaded by the same `from_pretr
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -310,14 +311,42 @@ def load_scorer(scorer_id: str, device: str | None = None) -> ClipScorer:
 
         model_name, pretrained = open_clip_args(scorer_id)
         precision = "fp16" if torch_device.type == "cuda" else "fp32"
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            model_name, pretrained=pretrained, precision=precision, device=torch_device
-        )
+        with _weights_must_load(scorer_id):
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained, precision=precision, device=torch_device
+            )
         model.eval().requires_grad_(False)
         tokenizer = open_clip.get_tokenizer(model_name)
         return ClipScorer(scorer_id, model, preprocess, tokenizer, torch_device, open_clip.get_input_dtype(precision))
 
     return _scorers.get((scorer_id, str(torch_device)), load, max_items=4)
+
+
+# What open_clip logs, and then goes on with random weights, when a model's config loads but its
+# weights do not (open_clip/factory.py, the hf-hub and local-dir schemas).
+_NO_WEIGHTS = ("Could not find/download default weights", "Local config loaded, but no CLIP weights found")
+
+
+@contextmanager
+def _weights_must_load(scorer_id: str) -> Iterator[None]:
+    """Refuse, in a sentence, a CLIP whose weights did not load: it would score with random weights."""
+    missed: list[str] = []
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith(_NO_WEIGHTS):
+                missed.append(record.getMessage())
+
+    watch = Watch(logging.WARNING)
+    logging.getLogger().addHandler(watch)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(watch)
+    if missed:
+        raise PlaygroundError(f"The scorer {scorer_id} has a config but its weights did not load, so it would score "
+                              "with random weights; it is not used. Check the id (or the folder's "
+                              "open_clip_model.safetensors) and the Hub connection.")
 
 
 def _load_transformers_scorer(scorer_id: str, loader: str, device: torch.device) -> ClipScorer:

@@ -359,9 +359,9 @@ def pull_from_hub() -> tuple[int, int]:
     repo = get_settings().library_hub_repo
     if not repo:
         raise PlaygroundError("LIBRARY_HUB_REPO is not set; there is no dataset repo to pull from.")
-    if get_settings().offline:
+    if get_settings().offline and not get_settings().hub_offline:  # HF_HUB_OFFLINE=1 reads the local cache only
         raise PlaygroundError(f"PLAYGROUND_OFFLINE=1 keeps the playground off the Hub, so {repo} is not pulled; "
-                              "unset it to pull.")
+                              "unset it to pull (or set HF_HUB_OFFLINE=1 to pull from the local Hugging Face cache).")
     return pull(repo, Library().import_jsonl)
 
 
