@@ -44,7 +44,10 @@ class Check:
 
 
 def config(key: str) -> dict:
-    return {k: v for k, v in CONFIGS[key]["config"].items() if not k.startswith("_")}
+    """The architecture of a component: its config without bookkeeping and its saved dtype (every
+    component is built in fp32 here)."""
+    drop = {"torch_dtype", "dtype", "transformers_version", "architectures"}
+    return {k: v for k, v in CONFIGS[key]["config"].items() if not k.startswith("_") and k not in drop}
 
 
 def diffusers_model(class_name: str, key: str, device: str):

@@ -160,6 +160,21 @@ def test_a_first_download_fetches_one_set_of_weights_per_component():
     ])
 
 
+def test_a_gpu_download_of_an_fp16_variant_fetches_its_fp16_weights_where_a_folder_has_them():
+    repo = ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+            "unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/config.json",
+            "text_encoder/model.fp16-00001-of-00002.safetensors", "text_encoder/model.fp16-00002-of-00002.safetensors",
+            "text_encoder/model-00001-of-00002.safetensors", "text_encoder/model-00002-of-00002.safetensors",
+            "text_encoder/model.safetensors.fp16.index.json", "vae/config.json", "vae/diffusion_pytorch_model.safetensors"]
+    wanted = files_to_fetch(repo, ["unet", "text_encoder", "vae"], variant="fp16")
+    assert wanted == sorted([
+        "model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/config.json",
+        "text_encoder/model.fp16-00001-of-00002.safetensors", "text_encoder/model.fp16-00002-of-00002.safetensors",
+        "text_encoder/model.safetensors.fp16.index.json", "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors",  # no fp16 files here: the default ones, as from_pretrained reads
+    ])
+
+
 def test_download_progress_reaches_the_callback_in_bytes():
     seen = []
     bar = byte_reporter(lambda done, total: seen.append((done, total)))(total=5_000, unit="B")

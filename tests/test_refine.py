@@ -176,3 +176,17 @@ def test_the_magic_export_has_one_score_file_per_source(preferences, tmp_path):
     assert images[0] == ["images/00000.png", "images/00001.png"] and (out / "images" / "00001.png").is_file()
     with pytest.raises(PlaygroundError, match="magic or dpo"):
         export("csv", tmp_path / "x")
+
+
+@pytest.mark.parametrize("model_id", ["tiny-offline-sd3", "tiny-offline-flux", "tiny-offline"])
+def test_image_to_image_keeps_the_input_images_size(model_id):
+    """SD3's and FLUX's image-to-image pipelines would draw at their default size and resize the input."""
+    from PIL import Image
+
+    from playground.engine.generate import image_to_image
+    from playground.models.registry import model_preset
+
+    setting = model_preset(model_id).settings[0]
+    start = Image.new("RGB", (96, 64), "white")
+    (candidate,) = image_to_image(model_id, start, "a photo of melanoma", "", setting, [0], strength=0.5)
+    assert candidate.size == (96, 64)

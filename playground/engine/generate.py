@@ -8,6 +8,7 @@ column), and return one table row per image.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -371,6 +372,14 @@ def image_to_image(
             guidance_scale=setting.guidance_scale, generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
             **model.family.step_callback(counter.batch_callback(len(seeds), int(steps * strength))),
             **model.family.call_options(model.pipe),
+            **_input_size(pipe, image),
         )
     counter.finish_batch()
     return list(output.images)
+
+
+def _input_size(pipe, image: Image.Image) -> dict:
+    """The input image's size, for the image-to-image pipelines that take one (SD3's and FLUX's draw
+    at 1024x1024 and resize the input to it otherwise); SD's and SDXL's keep the input's size."""
+    taken = inspect.signature(pipe.__call__).parameters
+    return {"height": image.height, "width": image.width} if "height" in taken and "width" in taken else {}

@@ -19,21 +19,22 @@ WEIGHTS = (".safetensors", ".bin")  # preferred first, as diffusers prefers safe
 OTHER_FORMATS = (".ckpt", ".pt", ".pth", ".msgpack", ".h5", ".onnx", ".onnx_data", ".pb", ".gguf")
 
 
-def is_cached(model_id: str) -> bool:
+def is_cached(model_id: str, variant: str | None = None) -> bool:
     """True when every file the pipeline needs is already in the local Hugging Face cache."""
     from diffusers import DiffusionPipeline
 
     try:
-        DiffusionPipeline.download(model_id, local_files_only=True)
+        DiffusionPipeline.download(model_id, local_files_only=True, variant=variant)
     except Exception:  # diffusers raises several types for "not (all) in the cache"
         return False
     return True
 
 
-def files_to_fetch(repo_files: Iterable[str], components: Iterable[str]) -> list[str]:
+def files_to_fetch(repo_files: Iterable[str], components: Iterable[str], variant: str | None = None) -> list[str]:
     """The files `from_pretrained` reads: model_index.json, and in each component folder every
-    non-weight file plus one format of weights (safetensors when there are any, without
-    variants such as ``.fp16.`` or ``non_ema``, which a default load does not read)."""
+    non-weight file plus one format of weights (safetensors when there are any): the `variant`'s
+    (``.fp16.``) where the folder has them and a variant is asked for, as `from_pretrained(...,
+    variant=)` reads them, else the default ones (not ``.fp16.`` or ``non_ema``)."""
     wanted = ["model_index.json"]
     by_folder: dict[str, list[str]] = {}
     for name in repo_files:
@@ -41,7 +42,9 @@ def files_to_fetch(repo_files: Iterable[str], components: Iterable[str]) -> list
         if len(path.parts) == 2 and path.parts[0] in set(components):
             by_folder.setdefault(path.parts[0], []).append(name)
     for names in by_folder.values():
-        weights = [n for n in names if n.endswith(WEIGHTS) and _is_default_weight(n)]
+        weights = [n for n in names if n.endswith(WEIGHTS) and _is_variant(n, variant)]
+        if not weights:  # no files of that variant here: from_pretrained reads the default ones
+            weights = [n for n in names if n.endswith(WEIGHTS) and _is_default_weight(n)]
         for extension in WEIGHTS:
             chosen = [n for n in weights if n.endswith(extension)]
             if chosen:
@@ -54,6 +57,12 @@ def files_to_fetch(repo_files: Iterable[str], components: Iterable[str]) -> list
 def _is_default_weight(name: str) -> bool:
     """`model.safetensors` or a shard `model-00001-of-00002.safetensors`, not `model.fp16.safetensors`."""
     return len(PurePosixPath(name).name.split(".")) == 2
+
+
+def _is_variant(name: str, variant: str | None) -> bool:
+    """`model.fp16.safetensors` or a shard `model.fp16-00001-of-00002.safetensors`, for variant "fp16"."""
+    file = PurePosixPath(name).name
+    return variant is not None and (f".{variant}." in file or f".{variant}-" in file)
 
 
 def byte_reporter(report: DownloadFn) -> type[tqdm]:
@@ -84,12 +93,12 @@ class _Discard:
         pass
 
 
-def fetch(model_id: str, report: DownloadFn) -> str:
+def fetch(model_id: str, report: DownloadFn, variant: str | None = None) -> str:
     """Download what a pipeline needs from `model_id` into the Hugging Face cache, reporting
     bytes; return the local snapshot folder `from_pretrained` can load."""
     from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
     with open(hf_hub_download(model_id, "model_index.json"), encoding="utf-8") as f:
         components = [k for k, v in json.load(f).items() if not k.startswith("_") and isinstance(v, list)]
-    files = files_to_fetch(HfApi().list_repo_files(model_id), components)
+    files = files_to_fetch(HfApi().list_repo_files(model_id), components, variant)
     return snapshot_download(model_id, allow_patterns=files, tqdm_class=byte_reporter(report))

@@ -110,16 +110,24 @@ def source_of(model_id: str, kind: str) -> str:
     return model_id
 
 
-def resolve_pipeline_source(model_id: str, on_download: DownloadFn | None = None) -> str:
+def resolve_pipeline_source(model_id: str, on_download: DownloadFn | None = None, variant: str | None = None) -> str:
     """Where `from_pretrained` reads a pipeline (see `source_of`). A Hub model not yet in the
-    local cache is downloaded first, its bytes reported to `on_download(done, total)`."""
+    local cache is downloaded first (the `variant`'s weights where it has them), its bytes
+    reported to `on_download(done, total)`."""
     if not model_id or not model_id.strip():
         raise PlaygroundError("The model id is empty; give a Hub id, a local folder or 'tiny-offline'.")
     source = source_of(model_id, "model")
     from_hub = source == model_id and not Path(model_id).is_dir() and not get_settings().hub_offline
-    if from_hub and on_download is not None and not download.is_cached(model_id):
-        return download.fetch(model_id, on_download)
+    if from_hub and on_download is not None and not download.is_cached(model_id, variant):
+        return download.fetch(model_id, on_download, variant)
     return source
+
+
+def gpu_variant(model_id: str) -> str | None:
+    """The weights variant a model loads on a GPU: its registry entry's (fp16 where the repo ships
+    fp16 files, half the bytes of the fp32 ones), else the default weights."""
+    card = model_registry.card(model_id)
+    return card.variant if card is not None else None
 
 
 def gpu_dtype(model_id: str, source: str) -> torch.dtype:
@@ -243,8 +251,11 @@ def load(model_id: str, device: str | None = None, on_download: DownloadFn | Non
         from diffusers import AutoPipelineForText2Image
 
         options = {} if safety_checker else {"safety_checker": None, "requires_safety_checker": False}
+        variant = gpu_variant(model_id) if torch_device.type == "cuda" else None
+        if variant:
+            options["variant"] = variant
         with hub_errors_as_sentences(model_id):
-            source = resolve_pipeline_source(model_id, on_download)
+            source = resolve_pipeline_source(model_id, on_download, variant)
             dtype = gpu_dtype(model_id, source) if torch_device.type == "cuda" else torch.float32
             pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
         pipe.set_progress_bar_config(disable=True)

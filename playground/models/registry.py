@@ -57,6 +57,7 @@ class ModelCard(BaseModel):
     negative_prompt: bool
     clip_guidance: bool
     dtype: Literal["float16", "bfloat16", "float32"]  # on a GPU; the CPU always runs float32
+    variant: Literal["fp16"] | None = None  # on a GPU, the repo's fp16 weight files (looked up in its tree)
     rows: tuple[PresetRow, ...] = Field(min_length=1, max_length=4)
     step_seconds: float = Field(gt=0)
     note: str
