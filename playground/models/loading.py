@@ -130,6 +130,14 @@ def gpu_variant(model_id: str) -> str | None:
     return card.variant if card is not None else None
 
 
+def cast_components(pipe, model_id: str) -> None:
+    """Components whose registry dtype differs from the pipeline's (Sana: the DC-AE and Gemma-2 in
+    bf16 beside an fp16 transformer, which the DC-AE cannot run in)."""
+    card = model_registry.card(model_id)
+    for name, dtype in (card.component_dtypes if card is not None else {}).items():
+        getattr(pipe, name).to(getattr(torch, dtype))
+
+
 def gpu_dtype(model_id: str, source: str) -> torch.dtype:
     """The dtype a model runs in on a GPU: its registry entry's, else its family's (bf16 for SD3
     and FLUX, whose activations overflow fp16), read from the pipeline class in model_index.json."""
@@ -258,6 +266,8 @@ def load(model_id: str, device: str | None = None, on_download: DownloadFn | Non
             source = resolve_pipeline_source(model_id, on_download, variant)
             dtype = gpu_dtype(model_id, source) if torch_device.type == "cuda" else torch.float32
             pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype, **options)
+        if torch_device.type == "cuda":
+            cast_components(pipe, model_id)
         pipe.set_progress_bar_config(disable=True)
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):

@@ -58,6 +58,7 @@ class ModelCard(BaseModel):
     clip_guidance: bool
     dtype: Literal["float16", "bfloat16", "float32"]  # on a GPU; the CPU always runs float32
     variant: Literal["fp16"] | None = None  # on a GPU, the repo's fp16 weight files (looked up in its tree)
+    component_dtypes: dict[str, Literal["float16", "bfloat16", "float32"]] = {}  # on a GPU, components run otherwise
     rows: tuple[PresetRow, ...] = Field(min_length=1, max_length=4)
     step_seconds: float = Field(gt=0)
     note: str
@@ -78,6 +79,8 @@ class ModelCard(BaseModel):
             raise ValueError("negative_prompt needs cfg and a family that takes negative prompts")
         if self.clip_guidance and not family.clip_guidance:
             raise ValueError(f"CLIP guidance is not available for the {family.title} family")
+        if self.variant == "fp16" and self.dtype != "float16":
+            raise ValueError("the fp16 weight variant needs dtype float16")
         if not self.cfg and any(r.guidance_scale > 1 for r in self.rows):
             raise ValueError("a model without classifier-free guidance needs rows with guidance_scale <= 1")
         return self
