@@ -23,6 +23,8 @@ def test_generate_read_a_score_and_prefer(page, app_url):
     score = float(re.match(r"CLIP (\d+\.\d)", first_caption.inner_text()).group(1))
     assert 0 <= score <= 100
     assert "A histopathological image of melanoma" in page.locator("#results").inner_text()
+    bars = page.locator("#mean-plot [aria-roledescription=bar]")
+    expect(bars).to_have_count(4)  # a bar for every cell: 2 templates (2 colours) x 2 rows
 
     before = len(Library().to_frame())
     page.locator("#prefer").click()
@@ -162,6 +164,22 @@ def test_the_grid_is_headed_by_templates_and_settings_and_an_image_enlarges(page
     page.screenshot(path=str(ARTIFACTS / "grid-enlarged.png"))
     grid.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})  # the backdrop closes it
     expect(grid.locator("details[open] .pg-full")).to_have_count(0)
+
+    details = page.locator("#selected-details")
+    expect(details).to_contain_text("Image 7 ·")
+    seed = re.search(r"seed (\d+)", details.inner_text()).group(1)
+    page.locator("#rerun-cell").click()  # the selected image is redrawn with a new seed: its details follow
+    expect(details).not_to_contain_text(f"seed {seed}", timeout=120_000)
+    expect(details).to_contain_text("Image 7 ·")
+    page.get_by_label("Note (optional)").fill("the better one")
+    page.locator("#prefer").click()
+    expect(page.locator("#prefer-status")).to_contain_text("record #", timeout=30_000)
+    page.locator("#generate").click()  # a new grid: nothing of the old selection stays
+    expect(page.locator("#selected input")).to_have_value("0")
+    expect(details).to_have_text("")
+    expect(page.get_by_label("Note (optional)")).to_have_value("")
+    expect(page.locator("#prefer-status")).to_have_text("")
+    expect(grid.locator("figcaption")).to_have_count(8, timeout=120_000)
     assert grid.locator("img").first.evaluate("img => img.naturalWidth") > 0  # served, not a broken link
 
 

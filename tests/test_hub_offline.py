@@ -53,7 +53,8 @@ def test_runtime_falls_back_to_tiny_models_with_a_banner(unreachable_hub):
     runtime = detect_runtime()
     assert runtime.models[0] == "tiny-offline" and runtime.scorers == ("tiny-offline-clip",)
     assert all(m.startswith("tiny-offline") for m in runtime.models)
-    assert "could not be reached" in runtime.banner and "random-weight" in runtime.banner
+    assert "could not be reached: the connection was refused" in runtime.banner and "random-weight" in runtime.banner
+    assert "Error" not in runtime.banner  # said in words, not as an exception
 
 
 def test_offline_flag_skips_the_hub(monkeypatch, silent_endpoint):

@@ -76,8 +76,21 @@ def hub_problem(timeout_s: float | None = None) -> str | None:
     except Exception as exc:  # any transport error means the same thing to the user
         if "timeout" in type(exc).__name__.lower():
             return silent
-        return f"the Hugging Face Hub ({endpoint}) could not be reached ({type(exc).__name__}: {exc})"
+        logger.info("Hub check failed: %s: %s", type(exc).__name__, exc)
+        return f"the Hugging Face Hub ({endpoint}) could not be reached: {_in_words(exc)}"
     return None
+
+
+def _in_words(exc: Exception) -> str:
+    """What a failed connection means, for a person (the exception itself goes to the log)."""
+    said = f"{type(exc).__name__} {exc}".lower()
+    if any(s in said for s in ("name or service not known", "nodename", "getaddrinfo", "name resolution")):
+        return "its address could not be looked up (no network or no DNS on this machine)"
+    if "refused" in said:
+        return "the connection was refused"
+    if "ssl" in said or "certificate" in said:
+        return "a secure connection could not be made"
+    return "no connection could be made"
 
 
 def check_hub_for(kind: str, model_id: str) -> None:
@@ -88,6 +101,7 @@ def check_hub_for(kind: str, model_id: str) -> None:
         raise HubUnreachableError(f"Could not load {kind} '{model_id}': {problem}. {OFFLINE_HINT}")
 
 
+logger = logging.getLogger(__name__)
 _pipelines = Cache()
 _built: list[str] = []  # every pipeline this process has built, in order (see `pipelines_built`)
 

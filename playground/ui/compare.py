@@ -54,6 +54,7 @@ class CompareTab:
     generate: Callable
     outputs: list
     result: gr.State  # the frame of the grid shown (with image_path)
+    selection: list  # what depends on the grid's selected image: its number, details, note, Prefer's message
 
     @property
     def runtime(self) -> Runtime:
@@ -65,7 +66,11 @@ class CompareTab:
 
     def then_generate(self, event) -> None:
         """Generate after `event` (a restore); Stop ends it as it ends the tab's own."""
-        event.then(self.generate, inputs_kwargs=self.form.widgets, outputs=self.outputs, api_name=False)
+        self.new_grid(event).then(self.generate, inputs_kwargs=self.form.widgets, outputs=self.outputs, api_name=False)
+
+    def new_grid(self, event):
+        """After `event`, forget the selection: it described an image of the grid being replaced."""
+        return event.then(lambda: (0, "", "", ""), None, self.selection, api_name=False)
 
 
 def view(saved: ComparisonResult, run: Run) -> tuple:
@@ -89,7 +94,7 @@ def _outputs() -> tuple[list, dict]:
     parts["details"] = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(x="cell", y=schema.PRIMARY_SCORE, color="template_id", title="Mean CLIP score per prompt x setting",
                       x_title="prompt column · guidance row (see legend)", y_title="CLIP score (0-100)",
-                      x_label_angle=-30, label="Mean CLIP score per cell")
+                      x_label_angle=-30, label="Mean CLIP score per cell", elem_id="mean-plot")
     table = gr.Dataframe(pd.DataFrame(columns=[*TABLE_KEYS, schema.PRIMARY_SCORE, "prompt"]), interactive=False,
                          label="Results: one row per image, every judge's scores (press Generate to fill it)",
                          elem_id="results")
@@ -142,6 +147,14 @@ class Handlers:
         return f"{verb} #{logged.id} (votes: {logged.votes})."
 
     @staticmethod
+    def reselect(frame: pd.DataFrame | None, index: float | None) -> tuple[str, str]:
+        """The selected image's details again (after its cell was redrawn), and no stale Prefer message."""
+        position = int(index or 0)
+        if frame is None or not 0 <= position < len(frame):
+            return "", ""
+        return details(frame.iloc[position], position), ""
+
+    @staticmethod
     def select_image(frame: pd.DataFrame | None, evt: gr.EventData) -> tuple[int, str]:
         position = int(getattr(evt, "position", 0))
         if frame is None or not 0 <= position < len(frame):
@@ -191,13 +204,16 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     form = compare_form.layout(runtime, templates)
     outputs, parts = _outputs()
     handlers = Handlers(form, templates, curated)
-    tab = CompareTab(form, handlers.generate, outputs, parts["result"])
+    selection = [parts["selected"], parts["details"], parts["note"], parts["prefer_status"]]
+    tab = CompareTab(form, handlers.generate, outputs, parts["result"], selection)
     compare_form.wire(form, templates)
     generating = compare_form.sync_prompts(form, templates, form.generate.click).then(
         handlers.warn, inputs_kwargs=form.widgets, outputs=parts["confusion"], api_name="confusion_warnings")
-    generating.then(handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, api_name="compare")
+    tab.new_grid(generating).then(handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, api_name="compare")
     parts["rerun"].click(handlers.rerun, [parts["result"], parts["run"], parts["selected"]], outputs,
-                         api_name="rerun_cell")
+                         api_name="rerun_cell").then(
+        handlers.reselect, [parts["result"], parts["selected"]], [parts["details"], parts["prefer_status"]],
+        api_name=False)  # the selected image was redrawn: describe the new one
     form.stop.click(gpu.stop, None, None, queue=False, api_name=False)  # the running grid ends at its next step
     parts["grid"].click(handlers.select_image, parts["result"], [parts["selected"], parts["details"]], api_name=False)
     parts["prefer"].click(handlers.prefer, [parts["result"], parts["selected"], parts["note"]], parts["prefer_status"],
