@@ -33,6 +33,42 @@ def test_generate_read_a_score_and_prefer(page, app_url):
     assert len(Library().to_frame()) == before + 1
 
 
+def test_the_first_screen_holds_the_subject_and_generate_and_a_phone_does_not_scroll_sideways(page, app_url):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url)
+    for part in ("#subject textarea", "#generate", "#models"):
+        box = page.locator(part).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 1000, (part, box)  # no scrolling to reach it
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.locator("#generate").wait_for()
+    width, seen = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width <= seen  # wide tables scroll inside their own box, not the page
+
+
+def shown_trackers(page) -> list[str]:
+    """The elem_ids of the outputs whose status tracker (progress, or an "Error" pill) is showing."""
+    trackers = page.locator("[data-testid=status-tracker]").all()
+    return [t.evaluate("e => e.closest('[id]')?.id") for t in trackers if "hide" not in (t.get_attribute("class") or "")]
+
+
+def test_one_progress_bar_and_a_mistake_is_one_message_that_keeps_the_grid(page, app_url, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MAX_BATCH", "1")  # 8 batches: the first is on screen while the rest are drawn
+    page.goto(app_url)
+    page.locator("#subject textarea").fill("melanoma")
+    page.locator("#generate").click()
+    figures = page.locator("#grid figcaption")
+    figures.first.wait_for(timeout=120_000)
+    assert set(shown_trackers(page)) <= {"grid"}  # the grid's bar only: no spinner on prompts, plot or table
+    expect(figures).to_have_count(8, timeout=120_000)
+    page.locator("#subject textarea").fill("")
+    page.locator("#generate").click()
+    expect(page.locator(".toast-body")).to_contain_text("The subject is empty")
+    expect(page.locator(".toast-body")).to_have_count(1)
+    assert shown_trackers(page) == []  # no "Error" pill over any output
+    expect(figures).to_have_count(8)  # the grid shown stays
+
+
 def test_an_example_fills_the_subject_and_generate_draws_it(page, app_url):
     page.goto(app_url)
     page.get_by_role("button", name="melanoma").click()

@@ -66,11 +66,14 @@ class CompareTab:
 
     def then_generate(self, event) -> None:
         """Generate after `event` (a restore); Stop ends it as it ends the tab's own."""
-        self.new_grid(event).then(self.generate, inputs_kwargs=self.form.widgets, outputs=self.outputs, api_name=False)
+        self.new_grid(event).then(self.generate, inputs_kwargs=self.form.widgets, outputs=self.outputs,
+                                  show_progress_on=self.outputs[0], api_name=False)
 
-    def new_grid(self, event):
-        """After `event`, forget the selection: it described an image of the grid being replaced."""
-        return event.then(lambda: (0, "", "", ""), None, self.selection, api_name=False)
+    def new_grid(self, event, after_success: bool = False):
+        """After `event` (after its success only, if asked), forget the selection: it described an
+        image of the grid being replaced."""
+        return (event.success if after_success else event.then)(
+            lambda: (0, "", "", ""), None, self.selection, show_progress="hidden", api_name=False)
 
 
 def view(saved: ComparisonResult, run: Run) -> tuple:
@@ -163,12 +166,12 @@ class Handlers:
 
     @user_errors
     def warn(self, **fields) -> str:
-        """Before any image is drawn: prompts nearer a known confuser than their subject, and free
-        prompts that do not name the subject."""
+        """Before any image is drawn: the form is checked (a mistake is one message, and the grid
+        shown stays), then prompts nearer a known confuser than their subject, and free prompts
+        that do not name the subject."""
         form = CompareForm.from_fields(fields)
+        form.resolve(self.templates, self.runtime)  # raises the sentence generate would
         scorer = form.scorer or self.runtime.scorers[0]
-        if scorer not in self.runtime.scorers or not form.subject.strip():
-            return ""  # generate says what is wrong
         columns = [c for c in (column_of(t, p, form.subject, self.templates, form.filled_for)
                                for t, p in form.columns) if c]
         found = [*confusion_warnings(form.subject, columns, scorer, self.curated, self.templates),
@@ -207,13 +210,16 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     selection = [parts["selected"], parts["details"], parts["note"], parts["prefer_status"]]
     tab = CompareTab(form, handlers.generate, outputs, parts["result"], selection)
     compare_form.wire(form, templates)
-    generating = compare_form.sync_prompts(form, templates, form.generate.click).then(
-        handlers.warn, inputs_kwargs=form.widgets, outputs=parts["confusion"], api_name="confusion_warnings")
-    tab.new_grid(generating).then(handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, api_name="compare")
+    checked = compare_form.sync_prompts(form, templates, form.generate.click).then(
+        handlers.warn, inputs_kwargs=form.widgets, outputs=parts["confusion"], show_progress="hidden",
+        api_name="confusion_warnings")
+    tab.new_grid(checked, after_success=True).then(  # a mistake in the form stops here, the grid stays
+        handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, show_progress_on=parts["grid"],
+        api_name="compare")  # one progress bar, on the grid
     parts["rerun"].click(handlers.rerun, [parts["result"], parts["run"], parts["selected"]], outputs,
-                         api_name="rerun_cell").then(
+                         show_progress_on=parts["grid"], api_name="rerun_cell").then(
         handlers.reselect, [parts["result"], parts["selected"]], [parts["details"], parts["prefer_status"]],
-        api_name=False)  # the selected image was redrawn: describe the new one
+        show_progress="hidden", api_name=False)  # the selected image was redrawn: describe the new one
     form.stop.click(gpu.stop, None, None, queue=False, api_name=False)  # the running grid ends at its next step
     parts["grid"].click(handlers.select_image, parts["result"], [parts["selected"], parts["details"]], api_name=False)
     parts["prefer"].click(handlers.prefer, [parts["result"], parts["selected"], parts["note"]], parts["prefer_status"],

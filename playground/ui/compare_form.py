@@ -100,8 +100,8 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
         with gr.Column(scale=1, min_width=140):
             generate = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", size="sm")
+    gr.Markdown("Examples (a click fills the subject):", elem_classes=["pg-examples-label"])
     with gr.Row(elem_classes=["pg-examples"]):
-        gr.Markdown("Examples:", elem_classes=["pg-examples-label"])
         examples = [gr.Button(s, size="sm", variant="secondary", elem_classes=["example-subject"], min_width=60)
                     for s in EXAMPLE_SUBJECTS]
     with gr.Row():
@@ -153,7 +153,7 @@ def sync_prompts(form: FormWidgets, templates: TemplateSet, trigger) -> object:
         return [*prompts, subject]
 
     return trigger(sync, [form["subject"], form["filled_for"], *templates_and_prompts],
-                   [*form.prompts, form["filled_for"]], api_name=False)
+                   [*form.prompts, form["filled_for"]], show_progress="hidden", api_name=False)
 
 
 def wire(form: FormWidgets, templates: TemplateSet) -> None:
@@ -173,12 +173,12 @@ def wire(form: FormWidgets, templates: TemplateSet) -> None:
     for i in range(1, MAX_COLUMNS + 1):
         choice, prompt = form[f"template_{i}"], form[f"prompt_{i}"]
         choice.change(lambda s, t, p: shown_prompt(s, t, p if t == FREE else "", templates),
-                      [form["subject"], choice, prompt], prompt, api_name=False)
+                      [form["subject"], choice, prompt], prompt, show_progress="hidden", api_name=False)
     form["model"].change(follow_models, [form["model"], form["settings"], form["preset"]],
-                         [form["settings"], form["preset"], form.rows_note], api_name=False)
+                         [form["settings"], form["preset"], form.rows_note], show_progress="hidden", api_name=False)
     form["settings"].input(
         lambda models, table, preset: rows_note(models or form.runtime.models[:1], is_edited(table, preset)),
-        [form["model"], form["settings"], form["preset"]], form.rows_note, api_name=False)
+        [form["model"], form["settings"], form["preset"]], form.rows_note, show_progress="hidden", api_name=False)
     for button, example in zip(form.examples, EXAMPLE_SUBJECTS):
         sync_prompts(form, templates, button.click(lambda example=example: example, None, form["subject"],
                                                    api_name=False).then)
