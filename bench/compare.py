@@ -163,18 +163,18 @@ def playground(size: Size) -> dict:
 def through_app(size: Size, client) -> dict:
     """(c): the same request through the running app (no medical scorer, to match (b)'s scoring)."""
     work = comparison(size)
-    columns = []
-    for column in work.columns:
-        columns += [column.template_id, column.prompt]
+    columns = {}
+    for i, column in enumerate(work.columns, start=1):
+        columns |= {f"template_{i}": column.template_id, f"prompt_{i}": column.prompt}
     headers = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]
     settings = {"headers": headers, "data": [[g, size.steps, "default", "", 0] for g in GUIDANCE]}
     began = time.perf_counter()
     gallery, *_ = client.predict(
-        SUBJECT, size.model, size.scorer, "none", *columns, settings, SEEDS, 0, size.side or 0, size.side or 0,
-        api_name="/compare",
+        subject=SUBJECT, model=[size.model], scorer=size.scorer, medical_scorer="none", **columns, settings=settings,
+        images_per_cell=SEEDS, seed=0, width=size.side or 0, height=size.side or 0, api_name="/compare",
     )
-    items = gallery["value"] if isinstance(gallery, dict) else gallery
-    return {"total": time.perf_counter() - began, "scoring": float("nan"), "images": len(items)}
+    grid = gallery["value"] if isinstance(gallery, dict) else gallery
+    return {"total": time.perf_counter() - began, "scoring": float("nan"), "images": grid.count("<figcaption>")}
 
 
 def launch_app(sizes: list[Size]) -> tuple:
