@@ -197,6 +197,8 @@ def test_the_grid_is_headed_by_templates_and_settings_and_an_image_enlarges(page
     expect(enlarged).to_be_visible()
     assert "CLIP sees:" in enlarged.inner_text() and "criteria" in enlarged.inner_text()
     expect(page.locator("#selected input")).to_have_value("7")  # the image clicked is selected for Prefer
+    expect(grid.locator("figure.pg-selected")).to_have_count(1)  # and outlined on the grid, under its number
+    expect(grid.locator("figure.pg-selected .pg-num")).to_have_text("#7")
     page.screenshot(path=str(ARTIFACTS / "grid-enlarged.png"))
     grid.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})  # the backdrop closes it
     expect(grid.locator("details[open] .pg-full")).to_have_count(0)

@@ -28,7 +28,10 @@ EMPTY = ('<div class="pg-empty">No grid yet: choose a subject and up to 4 prompt
 SELECT_JS = """
 element.addEventListener('click', (event) => {
   const image = event.target.closest('[data-position]');
-  if (image && event.target.closest('summary')) trigger('click', {position: Number(image.dataset.position)});
+  if (!image || !event.target.closest('summary')) return;
+  element.querySelectorAll('figure.pg-selected').forEach((other) => other.classList.remove('pg-selected'));
+  image.classList.add('pg-selected');  // the image Prefer and Re-run act on, outlined
+  trigger('click', {position: Number(image.dataset.position)});
 });
 """
 
@@ -43,6 +46,8 @@ CSS = """
 .pg-grid td { vertical-align: top; padding: 4px; border-radius: 6px; color: #1f2328; }
 .pg-grid .pg-images { display: flex; gap: 4px; flex-wrap: wrap; }
 .pg-grid figure { margin: 0; width: 136px; }
+.pg-grid figure.pg-selected img { outline: 3px solid #f97316; outline-offset: 1px; }
+.pg-grid .pg-num { font-size: 0.75em; color: #57606a; }
 .pg-grid figure img { width: 128px; height: 128px; object-fit: contain; background: #fff; display: block; }
 .pg-grid figcaption { font-size: 0.78em; line-height: 1.3; overflow-wrap: anywhere; }
 .pg-grid summary { list-style: none; cursor: zoom-in; }
@@ -72,7 +77,8 @@ def _image(frame: pd.DataFrame, cell: Cell) -> str:
         parts.append(
             f'<figure data-position="{image.position}"><details class="pg-zoom"><summary>'
             f'<img src="{src}" alt="{alt}" loading="lazy"></summary><div class="pg-full"><img src="{src}" alt="{alt}">'
-            f'<div class="pg-lines">{lines}</div></div></details><figcaption>{words}</figcaption></figure>'
+            f'<div class="pg-lines">{lines}</div></div></details><span class="pg-num">#{image.position}</span>'
+            f'<figcaption>{words}</figcaption></figure>'
         )
     return "".join(parts)
 
