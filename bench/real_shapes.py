@@ -89,6 +89,16 @@ def shape(x) -> str:
     return "x".join(str(d) for d in x.shape)
 
 
+def decoder(class_name: str, key: str, channels: int, factor: int) -> Callable[[str], str]:
+    """One VAE decode of a latent `SIDE // factor` wide with `channels` channels."""
+    def work(device: str) -> str:
+        model = diffusers_model(class_name, key, device)
+        out = model.decode(torch.randn(1, channels, SIDE // factor, SIDE // factor, device=device)).sample
+        return f"decode -> {shape(out)}"
+
+    return work
+
+
 # --- the families -------------------------------------------------------------------------------
 
 def sd(checks: list[Check]) -> None:
@@ -105,10 +115,7 @@ def sd(checks: list[Check]) -> None:
         out = model(latents, 999, encoder_hidden_states=torch.randn(1, SD_TOKENS, 768, device=device)).sample
         return f"{shape(latents)} -> {shape(out)}"
 
-    def vae(device):
-        model = diffusers_model("AutoencoderKL", f"{repo}/vae", device)
-        out = model.decode(torch.randn(1, 4, SIDE // 8, SIDE // 8, device=device)).sample
-        return f"decode -> {shape(out)}"
+    vae = decoder("AutoencoderKL", f"{repo}/vae", 4, 8)
 
     run(checks, "sd", "CLIP ViT-L text encoder", "cpu", text)
     run(checks, "sd", "UNet, one step", "cpu", unet)
@@ -151,10 +158,7 @@ def sd3(checks: list[Check]) -> None:
                     timestep=torch.tensor([999.0], device=device)).sample
         return f"{shape(latents)} -> {shape(out)}"
 
-    def vae(device):
-        model = diffusers_model("AutoencoderKL", f"{repo}/vae", device)
-        out = model.decode(torch.randn(1, 16, SIDE // 8, SIDE // 8, device=device)).sample
-        return f"decode -> {shape(out)}"
+    vae = decoder("AutoencoderKL", f"{repo}/vae", 16, 8)
 
     run(checks, "sd3", "T5-XXL text encoder 3", "meta", t5)
     run(checks, "sd3", "MMDiT transformer, one step", "cpu", transformer)
@@ -172,10 +176,7 @@ def flux(checks: list[Check]) -> None:
                     guidance=None).sample
         return f"packed {shape(image)} -> {shape(out)}"
 
-    def vae(device):
-        model = diffusers_model("AutoencoderKL", "black-forest-labs/FLUX.1-dev/vae", device)
-        out = model.decode(torch.randn(1, 16, SIDE // 8, SIDE // 8, device=device)).sample
-        return f"decode -> {shape(out)}"
+    vae = decoder("AutoencoderKL", "black-forest-labs/FLUX.1-dev/vae", 16, 8)
 
     run(checks, "flux", "transformer (12B), one step", "meta", transformer)
     run(checks, "flux", "VAE decode (16 channels)", "cpu", vae)
@@ -208,10 +209,7 @@ def sana(checks: list[Check]) -> None:
                     timestep=torch.tensor([999], device=device)).sample
         return f"{shape(latents)} -> {shape(out)}"
 
-    def vae(device):
-        model = diffusers_model("AutoencoderDC", f"{repo}/vae", device)
-        out = model.decode(torch.randn(1, 32, SIDE // 32, SIDE // 32, device=device)).sample
-        return f"decode -> {shape(out)}"
+    vae = decoder("AutoencoderDC", f"{repo}/vae", 32, 32)
 
     run(checks, "sana", "Gemma-2 2B text encoder", "meta", gemma)
     run(checks, "sana", "linear DiT (1.6B), one step", "cpu", transformer)

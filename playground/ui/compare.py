@@ -152,17 +152,13 @@ class Handlers:
     @staticmethod
     def reselect(frame: pd.DataFrame | None, index: float | None) -> tuple[str, str]:
         """The selected image's details again (after its cell was redrawn), and no stale Prefer message."""
-        position = int(index or 0)
-        if frame is None or not 0 <= position < len(frame):
-            return "", ""
-        return details(frame.iloc[position], position), ""
+        return _described(frame, int(index or 0)), ""
 
     @staticmethod
     def select_image(frame: pd.DataFrame | None, evt: gr.EventData) -> tuple[int, str]:
         position = int(getattr(evt, "position", 0))
-        if frame is None or not 0 <= position < len(frame):
-            return 0, ""
-        return position, details(frame.iloc[position], position)
+        described = _described(frame, position)
+        return (position if described else 0), described
 
     @user_errors
     def warn(self, **fields) -> str:
@@ -190,6 +186,13 @@ class Handlers:
                                   "playground or by AUTOMATIC1111 carries them).") from None
         restored = from_parameters(parameters, self.templates, self.runtime.models)
         return {**restore(self.form, restored), self.form.png_status: f"Restored from {text(restored.label)}."}
+
+
+def _described(frame: pd.DataFrame | None, position: int) -> str:
+    """Image `position`'s details, or "" when the grid has no such image."""
+    if frame is None or not 0 <= position < len(frame):
+        return ""
+    return details(frame.iloc[position], position)
 
 
 def restore(form: FormWidgets, filled: CompareForm) -> dict:

@@ -91,7 +91,7 @@ def _layout() -> dict:
     w: dict = {}
     with gr.Accordion("The original study's statistics", open=True):
         w["original_note"] = gr.Markdown(elem_id="original-study-note")
-        w["original_plot"] = gr.Image(label="The original study: ratings per category", type="pil",
+        w["original_plot"] = gr.Image(label="The original study: ratings per category", type="pil", show_label=False,
                                  elem_id="original-study-plot")
         w["original_summary"] = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False,
                                         elem_id="original-study-summary",
@@ -115,7 +115,7 @@ def _layout() -> dict:
     w["stats_note"] = gr.Markdown(elem_id="study-stats-note")
     w["summary"] = gr.Dataframe(pd.DataFrame(columns=SUMMARY_COLUMNS), interactive=False, elem_id="study-summary",
                            label="Median and IQR per category (rate a few conditions, then Show statistics)")
-    w["boxplot"] = gr.Image(label="Ratings per category", type="pil")
+    w["boxplot"] = gr.Image(label="Ratings per category", type="pil", show_label=False)  # the figure has its titles
     w["agreement"] = gr.Dataframe(pd.DataFrame(columns=AGREEMENT_COLUMNS), interactive=False, elem_id="study-agreement",
                              label="Judge agreement: Spearman's rho (95% CI) of each judge with the experts and "
                              "with each other judge")
