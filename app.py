@@ -7,6 +7,7 @@ in a banner. Configuration: environment variables, see README.md.
 from playground.models.runtime import detect_runtime, preload_in_background
 from playground.stores.library import seed_library_in_background
 from playground.ui import build_demo, launch_kwargs, queued
+from playground.workflow.confusion_gallery import draw_in_background
 
 runtime = detect_runtime()
 demo = build_demo(runtime)
@@ -14,4 +15,5 @@ demo = build_demo(runtime)
 if __name__ == "__main__":
     seed_library_in_background()
     preload_in_background(runtime.models[0])
+    draw_in_background(runtime.models[0], runtime.scorers[0], runtime.offline)
     queued(demo).launch(**launch_kwargs())

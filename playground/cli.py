@@ -73,7 +73,7 @@ def stats_command(args: argparse.Namespace) -> str:
 def refine_command(args: argparse.Namespace) -> str:
     from .catalog.templates import load_templates
     from .workflow.compare import Judges
-    from .workflow.refine import Start, refine
+    from .workflow.refine import Start, refine, why_stopped
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = Start.drawn(args.subject, args.template, args.model or get_settings().model, load_templates(), args.seed)
@@ -82,7 +82,7 @@ def refine_command(args: argparse.Namespace) -> str:
     kept = trajectory[trajectory["kept"]].iloc[-1]
     return (f"{len(trajectory)} images in {trajectory['round'].max() + 1} rounds; kept checklist score "
             f"({kept['checklist_column']} by {kept['checklist_by']}) {trajectory['checklist_score'].iloc[0]:.3f} -> "
-            f"{kept['checklist_score']:.3f} (round {kept['round']}).\n"
+            f"{kept['checklist_score']:.3f} (round {kept['round']}). {why_stopped(trajectory, args.rounds)}\n"
             f"Trajectory: {args.out / 'trajectory.csv'}")
 
 

@@ -77,6 +77,28 @@ class Comparison:
     def n_images(self) -> int:
         return len(self.columns) * len(self.rows) * self.images_per_cell
 
+    def work(self) -> float:
+        """What this request costs, in image-steps at 512x512: each row's images x its steps x its
+        pixels over 512², at the size asked for, else the model's native size (512 when unknown)."""
+        def pixels(model_id: str) -> int:
+            preset = model_preset(model_id)
+            return (self.width or preset.width or 512) * (self.height or preset.height or 512)
+
+        per_row = len(self.columns) * self.images_per_cell
+        return sum(per_row * setting.steps * pixels(model_id) / 512**2 for model_id, setting in self.rows)
+
+    def check_work(self, config: Settings | None = None) -> None:
+        """Refuse, for a shared server, a request that would hold the GPU (and the queue's one
+        worker) too long; the sentence says how to draw a bigger grid (a sweep, which has no cap)."""
+        config = config or get_settings()
+        if (work := self.work()) > config.max_work:
+            raise PlaygroundError(
+                f"This comparison asks for about {work:,.0f} image-steps at 512x512 pixels (images x steps x size); "
+                f"one request may ask for {config.max_work:,}, so that it does not hold the GPU while others wait. "
+                "Draw fewer images, steps or pixels, or run a bigger grid as a sweep: "
+                "`playground sweep STUDY.yaml --out runs/NAME` (see the README's Research mode)."
+            )
+
     def check_inputs(self, config: Settings | None = None) -> None:
         """Raise PlaygroundError naming the first bad value and what is allowed."""
         config = config or get_settings()

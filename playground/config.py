@@ -55,18 +55,22 @@ class Settings:
     library_hub_repo: str | None  # LIBRARY_HUB_REPO: dataset repo the library is shared through
     safety_checker: bool  # PLAYGROUND_SAFETY_CHECKER=off: drop a model's safety checker
     library_timeout_s: float  # PLAYGROUND_LIBRARY_TIMEOUT: seconds a library write waits for a lock
+    vote_window_h: float  # PLAYGROUND_VOTE_WINDOW_H: hours in which one visitor's votes for a record count once
     max_prompt_chars: int  # PLAYGROUND_MAX_PROMPT_CHARS: longest subject or prompt accepted
     max_images: int  # PLAYGROUND_MAX_IMAGES: images per comparison request
     max_steps: int  # PLAYGROUND_MAX_STEPS: denoising steps per image
     max_size: int  # PLAYGROUND_MAX_SIZE: width and height in pixels
     max_batch: int  # PLAYGROUND_MAX_BATCH: images denoised together in one pipeline call
+    max_work: int  # PLAYGROUND_MAX_WORK: one request's work, in image-steps at 512x512 (images x steps x pixels)
     max_loaded_models: int  # PLAYGROUND_MAX_LOADED: pipelines kept in memory at once
     max_upload_mb: int  # PLAYGROUND_MAX_UPLOAD_MB: largest file a visitor may upload (library import)
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
     preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
+    draw_cases: bool  # PLAYGROUND_DRAW_CASES=1: draw the Educators cases in the background at start
     allow_restricted: bool  # PLAYGROUND_ALLOW_RESTRICTED=1: non-commercial/gated scorers on a public Space
     image_cache_mb: int  # PLAYGROUND_IMAGE_CACHE_MB: disk cache of generated images (LRU; 0: off)
+    outputs_mb: int  # PLAYGROUND_OUTPUTS_MB: the served outputs folder's cap (oldest grids and exports go; 0: none)
     judge: str  # PLAYGROUND_JUDGE: the vision-language checklist judge offered first ("none": no judge by default)
 
     @property
@@ -115,6 +119,11 @@ class Settings:
         return self.outputs_dir / "blind"
 
     @property
+    def arena_dir(self) -> Path:
+        """The Arena's drawn images with their parameters. Not served: voters see blinded copies."""
+        return self.home / "arena"
+
+    @property
     def library_images_dir(self) -> Path:
         """Images of preferred records, inside the served folder."""
         return self.outputs_dir / "library"
@@ -152,17 +161,21 @@ def get_settings() -> Settings:
         library_hub_repo=os.environ.get("LIBRARY_HUB_REPO", "").strip() or None,
         safety_checker=os.environ.get("PLAYGROUND_SAFETY_CHECKER", "on").strip().lower() not in {"off", "0", "false", "no"},
         library_timeout_s=_env_number("PLAYGROUND_LIBRARY_TIMEOUT", 30.0, float),
+        vote_window_h=_env_number("PLAYGROUND_VOTE_WINDOW_H", 24.0, float),
         max_prompt_chars=_env_number("PLAYGROUND_MAX_PROMPT_CHARS", 2000),
         max_images=_env_number("PLAYGROUND_MAX_IMAGES", 64),
         max_steps=_env_number("PLAYGROUND_MAX_STEPS", 100),
         max_size=_env_number("PLAYGROUND_MAX_SIZE", 1024),
         max_batch=_env_number("PLAYGROUND_MAX_BATCH", 8),
+        max_work=_env_number("PLAYGROUND_MAX_WORK", 4096),
         max_loaded_models=_env_number("PLAYGROUND_MAX_LOADED", 2),
         max_upload_mb=_env_number("PLAYGROUND_MAX_UPLOAD_MB", 10),
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
         preload=_env_flag("PLAYGROUND_PRELOAD"),
+        draw_cases=_env_flag("PLAYGROUND_DRAW_CASES"),
         allow_restricted=_env_flag("PLAYGROUND_ALLOW_RESTRICTED"),
         image_cache_mb=_env_number("PLAYGROUND_IMAGE_CACHE_MB", 2048),
+        outputs_mb=_env_number("PLAYGROUND_OUTPUTS_MB", 4096),
         judge=chosen("PLAYGROUND_JUDGE", DEFAULT_JUDGE, TINY_VLM_ID),
     )

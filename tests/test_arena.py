@@ -14,8 +14,10 @@ import pytest
 from playground import bradley_terry
 from playground.bradley_terry import LEADERBOARD_COLUMNS
 from playground.errors import PlaygroundError
-from playground.stores.arena_votes import Arena, Pair, open_arena
+from playground.stores.arena_votes import MIGRATIONS, Arena, Pair, open_arena
 from playground.stores.library import Library
+
+from .test_library import first_release
 
 PAIR = Pair(
     kind="template", modality="x-ray", subject="a fractured left radius", model_id="tiny-offline",
@@ -44,6 +46,32 @@ def test_a_vote_is_stored_and_read_back(tmp_path):
     assert {k: stored[k] for k in PAIR.__dataclass_fields__} == PAIR.__dict__
     assert stored["winner"] == "left" and stored["created"].endswith("+00:00")
     assert arena.votes(kind="model").empty and arena.votes(modality="mri").empty
+
+
+def test_a_drawn_pair_is_voted_on_once(tmp_path):
+    arena = Arena(tmp_path / "library.sqlite")
+    arena.vote(PAIR, "left")
+    for winner in ("left", "right", "tie"):  # the same drawing sent again, with any verdict
+        with pytest.raises(PlaygroundError, match="This pair has been voted on already, and a pair counts once"):
+            arena.vote(PAIR, winner)
+    redrawn = replace(PAIR)  # the same contestants drawn again are a new pair
+    assert redrawn.draw_id != PAIR.draw_id and arena.vote(redrawn, "right")
+    assert arena.votes()["winner"].tolist() == ["left", "right"]
+
+
+def test_votes_cast_before_draw_ids_existed_are_kept(tmp_path):
+    path = tmp_path / "library.sqlite"
+    db = first_release(path, MIGRATIONS)
+    old = {k: v for k, v in PAIR.__dict__.items() if k != "draw_id"} | {"created": "then", "winner": "left"}
+    columns = ", ".join(f'"{name}"' for name in old)
+    for _ in range(2):
+        db.execute(f"INSERT INTO arena_votes ({columns}) VALUES ({', '.join('?' * len(old))})", list(old.values()))
+    db.close()
+    arena = Arena(path)
+    arena.vote(PAIR, "right")
+    votes = arena.votes()
+    assert votes["winner"].tolist() == ["left", "left", "right"]
+    assert votes["draw_id"].isna().tolist() == [True, True, False]
 
 
 def test_open_arena_uses_the_configured_library_file(fresh_library):
@@ -138,5 +166,5 @@ def test_the_migration_runs_once_in_a_file_that_holds_the_library(tmp_path):
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         applied = [name for (name,) in db.execute("SELECT name FROM _migrations ORDER BY name")]
     assert {"records", "arena_votes", "_migrations"} <= tables
-    assert applied.count("m001_arena_votes") == 1
+    assert applied.count("m001_arena_votes") == applied.count("m002_arena_draw_id") == 1
     assert "m001_records" in applied

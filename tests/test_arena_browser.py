@@ -1,4 +1,5 @@
-"""The Arena in a real browser: two blind images, a vote, and the leaderboard moving (Arena and Library tabs)."""
+"""The Arena in a real browser: two blind images shown whole and large, a vote moving the
+leaderboard (Arena and Library tabs), the next pair drawn, and a vote with no pair one message."""
 
 import re
 
@@ -6,19 +7,32 @@ from playwright.sync_api import expect
 
 from playground.stores.arena_votes import open_arena
 
+from .test_browser import shown_trackers
 
-def test_a_vote_in_the_arena_changes_the_leaderboard(page, app_url):
+SHOWN = "() => [...document.querySelectorAll('#arena-a img, #arena-b img')].map(i => [i.src, i.naturalWidth, " \
+        "i.getBoundingClientRect().width, i.getBoundingClientRect().height, getComputedStyle(i).objectFit])"
+
+
+def test_a_vote_in_the_arena_changes_the_leaderboard_and_draws_the_next_pair(page, app_url):
     before = len(open_arena().votes())
     page.goto(app_url)
     page.get_by_role("tab", name="Arena").click()
+    board = page.locator("#arena-leaderboard")
+    page.locator("#arena-vote-left").click()  # no pair drawn yet
+    expect(page.locator(".toast-body")).to_contain_text("There is no pair to vote on")
+    expect(page.locator(".toast-body")).to_have_count(1)
+    assert shown_trackers(page) == [] and board.is_visible()  # no "Error" pill, the leaderboard stays
+
     page.locator("#arena-new").click()
     header = page.locator("#arena-header")
     header.get_by_text(re.compile(r"seed \d+\. Which image")).wait_for(timeout=120_000)
-    for side in ("#arena-a", "#arena-b"):
-        expect(page.locator(f"{side} img")).to_have_count(1)
-    body = page.locator("body").inner_text()
-    pair = page.evaluate("() => document.querySelector('#arena-header').innerText")
-    assert "template" not in pair.lower()  # blind: neither template is named before the vote
+    expect(page.locator("#arena-a img, #arena-b img")).to_have_count(2)
+    first = page.evaluate(SHOWN)
+    for src, natural, width, height, fit in first:
+        assert re.search(r"/[0-9a-f]{24}\.png$", src) and fit == "contain"  # opaque names; whole images
+        assert natural == 64 and min(width, height) >= 300  # a 64 px image is scaled up to its box
+    shown_before = " ".join(page.locator(part).inner_text() for part in ("#arena-header", "#arena-pair", "#arena-status"))
+    shown_before += " ".join(src for src, *_ in first)
 
     page.locator("#arena-vote-left").click()
     status = page.locator("#arena-status")
@@ -27,8 +41,7 @@ def test_a_vote_in_the_arena_changes_the_leaderboard(page, app_url):
     assert len(votes) == before + 1
     winner, loser = votes.iloc[-1]["left"], votes.iloc[-1]["right"]
     assert winner in status.inner_text() and loser in status.inner_text()  # revealed after the vote
-    assert winner not in body and loser not in body  # and not before
-    board = page.locator("#arena-leaderboard")
+    assert winner not in shown_before and loser not in shown_before  # and not before (the header, the images)
     expect(board).to_contain_text(loser, timeout=30_000)
     shown = board.inner_text()
     assert shown.index(winner) < shown.index(loser)  # the winner rates above the loser
@@ -36,7 +49,12 @@ def test_a_vote_in_the_arena_changes_the_leaderboard(page, app_url):
     assert ratings[winner] > 1000 > ratings[loser]
     assert f"{ratings[winner]:.0f}" in shown
 
+    page.wait_for_function(f"() => ({SHOWN})().length == 2 && ({SHOWN})().every(([src]) => "
+                           f"!{[src for src, *_ in first]!r}.includes(src))", timeout=120_000)  # the next pair
+    page.locator("#arena-vote-tie").click()
+    status.get_by_text(re.compile("Recorded: Tie")).wait_for(timeout=30_000)
+    assert open_arena().votes()["winner"].tolist()[-2:] == ["left", "tie"]
+
     page.get_by_role("tab", name="Library").click()
     library_board = page.locator("#library-leaderboard")
     expect(library_board).to_contain_text(loser, timeout=30_000)
-    assert library_board.inner_text().index(winner) < library_board.inner_text().index(loser)

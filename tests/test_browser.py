@@ -196,19 +196,19 @@ def test_the_grid_is_headed_by_templates_and_settings_and_an_image_enlarges(page
     enlarged = grid.locator("details[open] .pg-full")
     expect(enlarged).to_be_visible()
     assert "CLIP sees:" in enlarged.inner_text() and "criteria" in enlarged.inner_text()
-    expect(page.locator("#selected input")).to_have_value("7")  # the image clicked is selected for Prefer
+    expect(page.locator("#selected input")).to_have_value("8")  # the image clicked is selected for Prefer
     expect(grid.locator("figure.pg-selected")).to_have_count(1)  # and outlined on the grid, under its number
-    expect(grid.locator("figure.pg-selected .pg-num")).to_have_text("#7")
+    expect(grid.locator("figure.pg-selected .pg-num")).to_have_text("#8")
     page.screenshot(path=str(ARTIFACTS / "grid-enlarged.png"))
     grid.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})  # the backdrop closes it
     expect(grid.locator("details[open] .pg-full")).to_have_count(0)
 
     details = page.locator("#selected-details")
-    expect(details).to_contain_text("Image 7 ·")
+    expect(details).to_contain_text("Image 8 ·")
     seed = re.search(r"seed (\d+)", details.inner_text()).group(1)
     page.locator("#rerun-cell").click()  # the selected image is redrawn with a new seed: its details follow
     expect(details).not_to_contain_text(f"seed {seed}", timeout=120_000)
-    expect(details).to_contain_text("Image 7 ·")
+    expect(details).to_contain_text("Image 8 ·")
     page.get_by_label("Note (optional)").fill("the better one")
     page.locator("#prefer").click()
     expect(page.locator("#prefer-status")).to_contain_text("record #", timeout=30_000)
@@ -235,6 +235,7 @@ def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch
     tracker = page.locator("#grid [data-testid=status-tracker]")
     expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=60_000)  # the stopped event has ended
     assert 0 < figures.count() < 16
+    expect(page.locator(".toast-body")).to_contain_text(re.compile(r"Stopped after \d+ of 16 images, as asked"))
     headers = [h.strip() for h in page.locator("#grid thead th").all_inner_texts()[1:]]
     assert headers[0] == "c1 histopathology-short · S/R: histopathological"
     expect(page.locator("#download")).to_contain_text(re.compile(r"comparison\s*\.zip"))  # saved so far: images and ZIP

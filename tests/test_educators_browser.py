@@ -11,8 +11,11 @@ def test_cases_are_listed_and_one_click_reproduces_a_case_in_compare(page, app_u
     page.goto(app_url)
     page.get_by_role("tab", name="Educators").click()
     pictures = page.locator("#confusion-gallery")
-    expect(pictures.get_by_text(re.compile("CLIP sees:"))).to_have_count(len(load_curated().confusions),
-                                                                         timeout=120_000)
+    cases = len(load_curated().confusions)
+    expect(pictures.locator("figure")).to_have_count(cases)  # every case at once, drawn or a slot for it
+    expect(pictures.locator("#cases-drawn")).to_contain_text(re.compile(rf"^\d+ of {cases} cases drawn on tiny-offline"))
+    expect(pictures.get_by_text(re.compile("CLIP sees:"))).to_have_count(cases, timeout=120_000)
+    expect(pictures.locator("#cases-drawn")).to_have_text(f"{cases} of {cases} cases drawn on tiny-offline")
     assert pictures.locator("img").count() == len(load_curated().confusions)
     page.wait_for_function("() => [...document.querySelectorAll('#confusion-gallery img')]"
                            ".every(img => img.complete && img.naturalWidth > 0)")  # served, not broken links

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from playground.csv_files import escape_formulas
 from playground.render.export import (
     a1111_parameters,
-    escape_formulas,
     parse_parameters,
     read_parameters,
     save_png,
@@ -74,14 +74,14 @@ def test_an_automatic1111_png_info_text_restores_a_compare_request():
     assert request.settings == (GuidanceSetting(6.5, 25, "DPM++ 2M Karras", "blurry, cartoon", 0.0),)
     assert (request.seed, request.width, request.height, request.models) == (1234, 512, 768, ())
     assert "'v1-5-pruned-emaonly', not offered here" in request.label
-    with pytest.raises(PlaygroundError, match="not a whole number"):
+    with pytest.raises(PlaygroundError, match="Seed must be a whole number"):
         from_parameters(text.replace("Seed: 1234", "Seed: 12.5"), load_templates(), offered=[])
 
 
 def test_structured_cells_are_written_as_json_in_a_csv(tmp_path):
     import json
 
-    from playground.render.export import write_csv
+    from playground.csv_files import write_csv
 
     checklist = [{"id": "he-stain", "label": "H&E stained", "p": 0.71, "passed": True}]
     path = write_csv(pd.DataFrame({"criteria": [checklist, None], "clip_prompt": [27.1, float("nan")]}), tmp_path / "t.csv")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from playground import Column, Comparison, GuidanceSetting, compare, run
+from playground.errors import PlaygroundError
 from playground.schema import of_step
 
 TWO_STEPS = (GuidanceSetting(4.0, steps=2), GuidanceSetting(7.5, steps=2, scheduler="DPM++ 2M"))
@@ -67,12 +68,16 @@ def test_batch_size_does_not_change_the_images(monkeypatch):
         assert np.abs(pixels(a) - pixels(b)).max() <= 2
 
 
-def test_progress_counts_every_image_step_up_to_the_total():
+def test_progress_counts_every_image_step_up_to_the_total_and_says_images_done_and_time_left():
     calls = []
-    run(comparison(), progress=lambda done, total: calls.append((done, total)))
-    done = [d for d, _ in calls]
-    assert done == sorted(done) and calls[-1] == (16, 16)
+    run(comparison(), progress=lambda done, total, what: calls.append((done, total, what)))
+    done = [d for d, _, _ in calls]
+    assert done == sorted(done) and calls[-1] == (16, 16, "8 of 8 images done")
     assert len(calls) >= 4  # per step, not per row
+    said = [what for *_, what in calls]
+    assert said[0].startswith("0 of 8 images done · about ") and said[0].endswith((" s left", " min left"))
+    counts = [int(what.split(" of ")[0]) for what in said]
+    assert counts == sorted(counts) and set(counts) >= {0, 8}
 
 
 @pytest.mark.parametrize(
@@ -92,3 +97,16 @@ def test_progress_counts_every_image_step_up_to_the_total():
 def test_bad_input_is_refused_with_the_value_named(overrides, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         run(comparison(**overrides))
+
+
+@pytest.mark.parametrize(("overrides", "work"), [
+    ({"images_per_cell": 4, "settings": [GuidanceSetting(steps=100)] * 4, "width": 1024, "height": 1024,
+      "columns": [Column(f"A photo of melanoma, view {i}") for i in range(4)]}, "25,600"),  # 64 x 100 x 1024 px
+    ({"images_per_cell": 4, "settings": [GuidanceSetting(steps=100)] * 2, "width": 1024, "height": 1024}, "6,400"),
+])
+def test_one_requests_work_is_capped_with_a_sentence_that_points_to_the_sweep(overrides, work):
+    big = comparison(**overrides)
+    big.check_inputs()  # within every other limit
+    with pytest.raises(PlaygroundError, match=f"asks for about {work} image-steps at 512x512.*as a sweep"):
+        big.check_work()
+    comparison().check_work()  # the usual grid passes

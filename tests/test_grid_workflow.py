@@ -22,7 +22,7 @@ from playground.judges.score_cache import ScoreCache, digest
 from playground.research.study import RatingSession, run_from_result
 from playground.workflow.arena_pairs import draw_pair, modalities
 from playground.workflow.compare import evaluate, rerun_cell, stream_to_folder
-from playground.workflow.confusion_gallery import draw, drawn
+from playground.workflow.confusion_gallery import draw, draw_in_background, drawn
 from playground.workflow.prompt_sr import expand, parse
 
 SCORER = "tiny-offline-clip"
@@ -126,7 +126,7 @@ def test_rerun_cell_redraws_only_that_cell_with_new_seeds(tmp_path):
     assert all(p.endswith(("s2.png", "s3.png")) for p in frame[cell]["image_path"])
     assert again.folder == saved.folder and frame["best_in_row"].sum() == 2
     with zipfile.ZipFile(again.zip_path) as archive:
-        assert {"r1-c0-s2.png", "r1-c0-s3.png", "grid.png"} <= set(archive.namelist())
+        assert {"r2-c1-s2.png", "r2-c1-s3.png", "grid.png"} <= set(archive.namelist())
     with pytest.raises(PlaygroundError, match="no cell at row 3"):
         next(rerun_cell(GRID, saved, row=2, column=0, judges=SCORER))
 
@@ -170,3 +170,12 @@ def test_a_compare_grid_becomes_a_blind_rating_run(tmp_path):
     assert len(session.ratings()) == 1
     with pytest.raises(PlaygroundError, match="Generate a comparison"):
         run_from_result(saved.frame.iloc[0:0])
+
+
+def test_the_educators_cases_are_drawn_in_the_background_at_start_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))  # no case drawn before
+    assert draw_in_background("tiny-offline", SCORER, offline=True) is None  # off unless the operator asks
+    monkeypatch.setenv("PLAYGROUND_DRAW_CASES", "1")
+    drawing = draw_in_background("tiny-offline", SCORER, offline=True)
+    drawing.join()
+    assert all(drawn(case, "tiny-offline") is not None for case in load_curated().confusions)

@@ -94,6 +94,14 @@ def test_more_images_than_the_limit_are_refused(client, monkeypatch):
     refused(client, "asks for 8 images; the limit is 6")
 
 
+def test_one_request_cannot_hold_the_only_worker_and_is_told_of_the_sweep(client):
+    rows = {**SETTINGS, "data": [[4.0, 100, "default", ""]] * 4}
+    before = outputs_count()
+    text = refused(client, "asks for about 25,600 image-steps at 512x512 pixels", settings=rows, images_per_cell=4,
+                   width=1024, height=1024, template_3="photo-short", template_4="photo-detailed")  # 64 x 100 x 1024 px
+    assert "playground sweep" in text and outputs_count() == before  # refused before anything is drawn
+
+
 # 4. names that are not offered
 @pytest.mark.parametrize(
     ("overrides", "message"),
@@ -131,7 +139,7 @@ def status(url: str) -> int:
 
 
 def test_only_the_generated_images_folder_is_served(client, app_url):
-    _, _, _, _, zip_path, _ = call_compare(client, images_per_cell=1)
+    _, _, _, _, zip_path, *_ = call_compare(client, images_per_cell=1)
     generated = next(get_settings().outputs_dir.rglob("*.png"))
     base = app_url.rstrip("/")
     assert status(f"{base}/gradio_api/file={generated}") == 200
@@ -157,7 +165,7 @@ def test_uploads_have_a_size_limit(app_url):
 
 # 7. out of memory
 def test_out_of_memory_gives_a_plain_error_and_the_next_request_succeeds():
-    def out_of_memory(done: int, total: int) -> None:  # raised where the model raises it: inside denoising
+    def out_of_memory(done: int, total: int, what: str) -> None:  # raised where the model raises it: inside denoising
         import torch
 
         raise torch.OutOfMemoryError("CUDA out of memory (raised by the test's progress callback)")
@@ -190,7 +198,7 @@ def test_a_nan_image_is_labelled_not_scored_and_cannot_be_preferred(client):
                                                (isinstance(row[headers.index("clip_prompt")], float) and
                                                 math.isnan(row[headers.index("clip_prompt")])) for row in table["data"])
     with pytest.raises(AppError, match="is not a real image"):
-        client.predict(index=0, note="", api_name="/prefer")
+        client.predict(image=1, note="", api_name="/prefer")
     still_serving(client)
 
 
@@ -262,7 +270,7 @@ def test_a_full_queue_answers_busy(monkeypatch):
 # 10. the library cannot be written
 def test_a_locked_library_says_the_record_was_not_saved_and_loses_nothing(client, monkeypatch):
     call_compare(client, images_per_cell=1)
-    first = client.predict(index=0, note="", api_name="/prefer")
+    first = client.predict(image=1, note="", api_name="/prefer")
     assert "record #" in first
     before = Library().to_frame()
     monkeypatch.setenv("PLAYGROUND_LIBRARY_TIMEOUT", "0.2")
@@ -270,13 +278,13 @@ def test_a_locked_library_says_the_record_was_not_saved_and_loses_nothing(client
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(AppError, match="The record was not saved"):
-            client.predict(index=1, note="", api_name="/prefer")
+            client.predict(image=2, note="", api_name="/prefer")
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     after = Library().to_frame()
     assert after[["id", "votes", "content_hash"]].equals(before[["id", "votes", "content_hash"]])
-    assert "record #" in client.predict(index=1, note="", api_name="/prefer")
+    assert "record #" in client.predict(image=2, note="", api_name="/prefer")
 
 
 def test_an_unwritable_library_path_says_the_record_was_not_saved(client, monkeypatch, tmp_path):
@@ -284,7 +292,7 @@ def test_an_unwritable_library_path_says_the_record_was_not_saved(client, monkey
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setenv("PLAYGROUND_LIBRARY", str(tmp_path / "a-file" / "library.sqlite"))
     with pytest.raises(AppError, match="The record was not saved"):
-        client.predict(index=0, note="", api_name="/prefer")
+        client.predict(image=1, note="", api_name="/prefer")
 
 
 # 11. the Hub cannot be reached while sharing the library
@@ -292,7 +300,7 @@ def test_sharing_to_an_unreachable_hub_keeps_rows_locally_and_the_app_works(clie
     monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint)
     monkeypatch.setenv("LIBRARY_HUB_REPO", "someone/unreachable-library")
     call_compare(client, images_per_cell=1, subject="basal cell carcinoma", prompt_1="A photo of basal cell carcinoma")
-    assert "record #" in client.predict(index=0, note="", api_name="/prefer")
+    assert "record #" in client.predict(image=1, note="", api_name="/prefer")
     lines = [json.loads(line) for path in get_settings().library_hub_dir.glob("*.jsonl")
              for line in path.read_text().splitlines()]
     assert any(row["subject"] == "basal cell carcinoma" for row in lines)

@@ -4,6 +4,7 @@ import json
 
 from playground.stores.hub_sync import HubMirror
 from playground.stores.library import Library
+from playground.stores.votes import Voter
 
 from .test_library import record
 
@@ -16,15 +17,17 @@ def test_each_logged_record_becomes_one_json_line_kept_while_the_hub_is_down(tmp
     library.log(record(1), scores={"clip_prompt": 25.0})
     library.log(record(2))
     library.upvote(1)
+    library.upvote(2, Voter("a-session", "10.0.0.7"))
+    library.upvote(2, Voter("another-session", "10.0.0.7"))  # the same address: not counted, not queued
     lines = mirror.file.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
-    assert [(r["seed"], r["votes"]) for r in rows] == [(1, 1), (2, 1), (1, 2)]
+    assert [(r["seed"], r["votes"]) for r in rows] == [(1, 1), (2, 1), (1, 2), (2, 2)]
     assert rows[0]["scores"] == {"clip_prompt": 25.0} and rows[0]["content_hash"]
 
-    # The queued file is itself an importable export: merging keeps the latest votes.
+    # The queued file is itself what a Hub pull merges: the latest votes are kept.
     copy = Library(tmp_path / "copy.sqlite", tmp_path / "images")
-    assert copy.import_jsonl(mirror.file) == (2, 1)
-    assert copy.to_frame(sort="oldest")["votes"].tolist() == [2, 1]
+    assert copy.import_jsonl(mirror.file, keep_votes=True) == (2, 2)
+    assert copy.to_frame(sort="oldest")["votes"].tolist() == [2, 2]
 
 
 def test_pull_merges_the_dataset_records_into_the_local_library(tmp_path):
@@ -45,7 +48,7 @@ def test_pull_merges_the_dataset_records_into_the_local_library(tmp_path):
            "LIBRARY_HUB_REPO": "someone/prompt-library", "PLAYGROUND_LIBRARY": str(tmp_path / "lib.sqlite")}
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-m", "playground", "library", "pull"], env=env, cwd=root,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Added 2 records from the Hub" in out.stdout
     assert Library(tmp_path / "lib.sqlite").to_frame(sort="oldest")["votes"].tolist() == [1, 2]

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from playground import Column, Comparison, GuidanceSetting, run
+from playground.engine.generate import stream
 from playground.engine.image_cache import ImageCache, cache_key
 
 BASE = Comparison("melanoma", [Column("A dermoscopic photo of melanoma")], [GuidanceSetting(4.0, 2)],
@@ -53,6 +54,16 @@ def test_editing_one_column_draws_only_that_column(cache_on):
     run(two)
     edited = run(replace(two, columns=[two.columns[0], Column("An H&E image of melanoma")]))
     assert edited.frame.groupby("column")["from_cache"].apply(list).tolist() == [[True, True], [False, False]]
+
+
+def test_every_cached_image_comes_first_then_the_new_ones(cache_on):
+    rows = [GuidanceSetting(4.0, 2), GuidanceSetting(7.0, 2)]
+    two = replace(BASE, columns=[Column("A photo of melanoma"), Column("A histology image of melanoma")], settings=rows)
+    run(two)
+    edited = replace(two, columns=[Column("An H&E image of melanoma"), two.columns[1]])  # column 1 edited
+    first, *rest = stream(edited)
+    assert first.frame[["row", "column"]].values.tolist() == [[0, 1], [1, 1]]  # both rows' cached images, at once
+    assert first.frame["from_cache"].all() and not any(chunk.frame["from_cache"].any() for chunk in rest)
 
 
 def test_the_least_recently_used_images_are_evicted_first(tmp_path):

@@ -39,7 +39,7 @@ def test_a_registered_judge_adds_its_column_to_the_frame_the_table_and_the_csv(c
         assert pd.read_csv(io.BytesIO(archive.read("results.csv")))["contrast"].tolist() == pytest.approx(
             result.frame["contrast"].tolist())
 
-    *_, table, zip_path, _ = client.predict(subject="melanoma", api_name="/compare")
+    _, _, _, table, zip_path, *_ = client.predict(subject="melanoma", api_name="/compare")
     assert "contrast" in table["headers"]
     with zipfile.ZipFile(zip_path) as archive:
         assert pd.read_csv(io.BytesIO(archive.read("results.csv")))["contrast"].between(0, 1).all()

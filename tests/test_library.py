@@ -21,12 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def record(i: int = 0, **overrides) -> dict:
-    values = dict(
-        subject="melanoma", template_id="photo-short", prompt=f"A photo of melanoma {i}", negative_prompt="",
-        model_id="tiny-offline", scheduler="Euler", steps=2, guidance_scale=7.5, seed=i, width=64, height=64,
-    )
-    values.update(overrides)
-    return values
+    return {"subject": "melanoma", "template_id": "photo-short", "prompt": f"A photo of melanoma {i}",
+            "negative_prompt": "", "model_id": "tiny-offline", "scheduler": "Euler", "steps": 2, "guidance_scale": 7.5,
+            "seed": i, "width": 64, "height": 64, **overrides}
 
 
 def test_schema_and_migrations(tmp_path):
@@ -34,7 +31,8 @@ def test_schema_and_migrations(tmp_path):
     db = library.connect()
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_records", "m002_modality", "m003_clip_guidance",
                                                                     "m004_setting_identity", "m005_finite_scores",
-                                                                    "m006_lineage", "m007_vlm_score"]
+                                                                    "m006_lineage", "m007_vlm_score",
+                                                                    "m008_record_votes"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(records)")]
     assert columns[:4] == ["id", "created", "author", "subject"] and "content_hash" in columns
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -95,12 +93,18 @@ def test_a_writer_killed_mid_write_leaves_a_sound_database(tmp_path):
     assert len(seeds) >= 51 and seeds == list(range(len(seeds)))  # every committed record, in order
 
 
-def test_an_old_database_is_upgraded_keeping_its_records(tmp_path):
-    path = tmp_path / "old.sqlite"
+def first_release(path: Path, migrations: list) -> sqlite3.Connection:
+    """A database as the first release left it: only its first migration applied and recorded."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-    MIGRATIONS[0](db)
-    db.execute("INSERT INTO _migrations VALUES ('m001_records', 'then')")
+    migrations[0](db)
+    db.execute("INSERT INTO _migrations VALUES (?, 'then')", (migrations[0].__name__,))
+    return db
+
+
+def test_an_old_database_is_upgraded_keeping_its_records(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = first_release(path, MIGRATIONS)
     db.execute(
         "INSERT INTO records (created, subject, template_id, prompt, model_id, scheduler, steps, guidance_scale,"
         " seed, width, height, content_hash) VALUES ('then', 's', 't', 'p', 'm', 'Euler', 2, 7.5, 0, 64, 64, 'h')"
@@ -148,8 +152,8 @@ def test_exports_hold_every_record(filled, tmp_path, fmt):
 def test_jsonl_export_then_import_into_an_empty_store_gives_the_same_records(filled, tmp_path):
     path = filled.export(tmp_path / "out.jsonl")
     empty = Library(tmp_path / "copy.sqlite", tmp_path / "images")
-    assert empty.import_jsonl(path) == (3, 0)
-    assert empty.import_jsonl(path) == (0, 3)  # merging again adds nothing
+    assert empty.import_jsonl(path, keep_votes=True) == (3, 0)  # as the operator's Hub pull does
+    assert empty.import_jsonl(path, keep_votes=True) == (0, 3)  # merging again adds nothing
     keep = ["created", "subject", "prompt", "modality", "votes", "scores", "tags", "note", "content_hash"]
     original = filled.to_frame(sort="oldest")[keep]
     copy = empty.to_frame(sort="oldest")[keep]

@@ -1,6 +1,9 @@
-"""The Library tab in a real browser: prefer -> find -> upvote -> open in Compare -> export."""
+"""The Library tab in a real browser: prefer -> find -> pick a row -> upvote (once) -> open in Compare -> export."""
 
 import re
+from pathlib import Path
+
+from playwright.sync_api import expect
 
 from playground.stores.library import Library
 
@@ -12,6 +15,7 @@ def generate_and_prefer(page, subject: str) -> int:
     box.fill(subject)
     page.locator("#generate").click()
     page.locator("#grid").get_by_text(re.compile(r"^CLIP \d")).first.wait_for(timeout=120_000)
+    page.locator("#selected input").fill("1")
     page.locator("#prefer").click()
     status = page.locator("#prefer-status").get_by_text(re.compile(r"record #\d+"))
     status.wait_for(timeout=30_000)
@@ -28,10 +32,16 @@ def test_prefer_find_upvote_reopen_and_export(page, app_url):
     table = page.locator("#library-table")
     table.get_by_text("A histopathological image of pancreatic neuroendocrine tumor").last.wait_for(timeout=20_000)
 
-    page.locator("#library-record input").fill(str(record))
+    table.get_by_text("A histopathological image of pancreatic neuroendocrine tumor").last.click()  # a row picks it
+    expect(page.locator("#library-record input")).to_have_value(str(record))
+    status = page.locator("#library-status")
     page.locator("#library-upvote").click()
-    page.locator("#library-status").get_by_text(f"Record #{record} has 2 votes.").wait_for(timeout=20_000)
-    assert Library().get(record)["votes"] == 2
+    status.get_by_text(re.compile(f"[Rr]ecord #{record}")).wait_for(timeout=20_000)
+    votes = Library().get(record)["votes"]
+    page.locator("#library-upvote").click()  # one visitor counts once per record
+    status.get_by_text(f"Your vote for record #{record} was counted already (it has {votes} votes)").wait_for(
+        timeout=20_000)
+    assert Library().get(record)["votes"] == votes
 
     page.locator("#library-open").click()
     page.get_by_role("tab", name="Compare", selected=True).wait_for(timeout=20_000)
@@ -44,7 +54,7 @@ def test_prefer_find_upvote_reopen_and_export(page, app_url):
     link.wait_for(timeout=20_000)
     with page.expect_download() as download:
         link.click()
-    assert "pancreatic neuroendocrine tumor" in open(download.value.path(), encoding="utf-8").read()
+    assert "pancreatic neuroendocrine tumor" in Path(download.value.path()).read_text(encoding="utf-8")
 
 
 def test_user_text_is_shown_as_text_never_run_as_html(page, app_url):

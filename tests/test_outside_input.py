@@ -116,11 +116,12 @@ def test_an_unknown_record_is_named(client):
         client.predict(999999, api_name="/library_upvote")
 
 
-@pytest.mark.parametrize(("index", "message"), [(1e300, "The image number must be"), (-1, "The image number must be")])
-def test_prefer_indexes_out_of_range_get_a_sentence(client, index, message):
+@pytest.mark.parametrize(("number", "message"), [(1e300, "The image number must be"), (-1, "The image number must be"),
+                                                (0, "The image number must be")])
+def test_prefer_image_numbers_out_of_range_get_a_sentence(client, number, message):
     call_compare(client, images_per_cell=1, settings={**SETTINGS, "data": [[4.0, 2, "default", ""]]})
     with pytest.raises(AppError, match=message):
-        client.predict(index=index, note="", api_name="/prefer")
+        client.predict(image=number, note="", api_name="/prefer")
 
 
 # 4. search text has a length limit
@@ -136,7 +137,7 @@ def test_very_long_search_text_is_refused_with_a_sentence(client):
 @pytest.fixture
 def locked_library(client, monkeypatch):
     call_compare(client, images_per_cell=1, settings={**SETTINGS, "data": [[4.0, 2, "default", ""]]})
-    first = client.predict(index=0, note="", api_name="/prefer")
+    first = client.predict(image=1, note="", api_name="/prefer")
     record_id = int(first.split("#")[1].split()[0])
     monkeypatch.setenv("PLAYGROUND_LIBRARY_TIMEOUT", "0.2")
     blocker = sqlite3.connect(get_settings().library_path, isolation_level=None)
@@ -157,7 +158,7 @@ def test_a_failed_prefer_leaves_no_orphan_png(client, locked_library):
     images = get_settings().library_images_dir
     before = set(images.glob("*.png"))
     with pytest.raises(AppError, match="The record was not saved"):
-        client.predict(index=1, note="", api_name="/prefer")
+        client.predict(image=2, note="", api_name="/prefer")
     assert set(images.glob("*.png")) == before
 
 
@@ -181,17 +182,17 @@ def rated_run() -> Path:
 
 
 def test_raters_get_copies_without_metadata_under_opaque_names(client, app_url, rated_run):
-    header, gallery = client.predict("blind", 0, "erin", api_name="/study_start")  # the condition stays in session state
+    header, gallery, _, key, _ = client.predict("blind", 0, "erin", api_name="/study_start")  # the condition stays in session state
     items = gallery["value"] if isinstance(gallery, dict) else gallery
     assert "Condition 1 of 2" in header and len(items) == 2
     originals = {p.name for p in (rated_run / "images").glob("*.png")}
     for item in items:
         served = Path(item["image"])
         name = Path(item["image"]).name
-        assert name not in originals and not any(part in name for part in ("-r0-", "-c0-", "-s0"))
+        assert name not in originals and not any(part in name for part in ("-r1-", "-c1-", "-s0"))
         with Image.open(served) as image:
             assert not getattr(image, "text", {}) and "parameters" not in image.info
-    client.predict("blind", 0, "erin", 3, 2, 0, api_name="/study_rate")
+    client.predict(run="blind", seed=0, rater="erin", rater_key=key, style=3, content=2, best=0, api_name="/study_rate")
     ratings = sqlite3.connect(rated_run / "ratings.sqlite").execute("SELECT shown, best_image FROM ratings").fetchall()
     assert all(name in originals for name in ratings[0][0].split(",")) and ratings[0][1] in originals
 

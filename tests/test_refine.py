@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from playground.cli import main
 from playground.config import get_settings
 from playground.errors import PlaygroundError
 from playground.judges.base import Judges
+from playground.research.blind import pseudonyms
 from playground.research.prefs import export, pairs
 from playground.research.study import RatingSession, run_from_result
 from playground.stores.arena_votes import Pair, open_arena
@@ -24,7 +26,7 @@ from playground.stores.library import Library, prefer
 from playground.stores.records import content_hash
 from playground.workflow.compare import compare
 from playground.workflow.prompt_search import MUTATIONS, mutate, search
-from playground.workflow.refine import Start, feedback, refine, step_record
+from playground.workflow.refine import Start, feedback, refine, step_record, why_stopped
 
 JUDGES = Judges("tiny-offline-clip", vlm_id="tiny-offline-vlm")
 
@@ -108,8 +110,13 @@ def test_mutations_change_the_prompt_in_each_declared_way():
     assert any(name == "synonym" and "Basedow's disease" in new for new, name in swapped)
 
 
-def test_the_prompt_search_ends_at_or_above_its_start(tmp_path, fresh_library):
-    found = search("melanoma", "photo-short", "tiny-offline", JUDGES, budget=10, folder=tmp_path)
+def test_the_prompt_search_ends_at_or_above_its_start_and_reports_one_progress(tmp_path, fresh_library):
+    reports = []
+    found = search("melanoma", "photo-short", "tiny-offline", JUDGES, budget=10, folder=tmp_path,
+                   progress=lambda *report: reports.append(report))
+    done, totals = [d for d, _, _ in reports], {t for _, t, _ in reports}
+    assert done == sorted(done) and len(totals) == 1 and done[-1] == totals.pop()  # one bar: it never restarts
+    assert reports[-1][2] == "14 of 14 images of the search done"  # 10 searched, 2 x 2 held out
     assert found.best_score >= found.start_score
     history = found.history
     assert history["images"].iloc[-1] <= 10 and history["kept"].iloc[0]
@@ -145,10 +152,12 @@ def preferences(tmp_path, fresh_library, monkeypatch):
 def test_pairs_come_from_every_source(preferences):
     found = pairs()
     sources = {p.source for p in found}
-    assert {"arena", "library", "rater:ari"} <= sources and any(s.startswith("judge:") for s in sources)
+    ari = {f"rater:{pseudonyms(Path(p.image_0).parents[1], ['ari'])['ari']}" for p in found if p.source.startswith("rater:")}
+    assert {"arena", "library"} <= sources and sources & ari and any(s.startswith("judge:") for s in sources)
+    assert "rater:ari" not in sources  # raters leave a run by pseudonym (research/blind.py)
     arena = next(p for p in found if p.source == "arena")
     assert arena.image_0 == preferences.frame["image_path"][2] and arena.caption == "psoriasis"
-    best = [p for p in found if p.source == "rater:ari" and p.score_0 == 1.0]
+    best = [p for p in found if p.source in ari and p.score_0 == 1.0]
     assert len(best) == 1  # the image marked best over the other one shown
     assert all(0 <= p.score_1 <= p.score_0 <= 1 for p in found)
 
@@ -190,3 +199,20 @@ def test_image_to_image_keeps_the_input_images_size(model_id):
     start = Image.new("RGB", (96, 64), "white")
     (candidate,) = image_to_image(model_id, start, "a photo of melanoma", "", setting, [0], strength=0.5)
     assert candidate.size == (96, 64)
+
+
+def steps(*rounds: tuple[int, bool]) -> pd.DataFrame:
+    """A trajectory of (round, kept) steps, scores rising with each kept one."""
+    return pd.DataFrame([{"round": r, "kept": k, "checklist_score": 0.1 * (i + 1), "criteria_passed": i}
+                         for i, (r, k) in enumerate(rounds)])
+
+
+@pytest.mark.parametrize(("trajectory", "rounds", "said"), [
+    (steps((0, True), (1, False), (1, False)), 3, "Stopped after round 1: no candidate beat the kept image"),
+    (steps((0, True), (1, True), (2, True)), 2, "Ran all 2 round(s)"),
+    (steps((0, True), (1, False), (1, True)), 4, "Stopped after round 1: every criterion passes"),
+    (steps((0, True)), 2, "Nothing to refine: every criterion passes already"),
+])
+def test_refine_says_why_it_stopped(trajectory, rounds, said):
+    assert why_stopped(trajectory, rounds).startswith(said)
+    assert f"scores {trajectory[trajectory['kept']]['checklist_score'].iloc[-1]:.3f}" in why_stopped(trajectory, rounds)

@@ -16,15 +16,16 @@ def test_refine_a_grid_image_then_prefer_a_refined_step_with_its_parent(page, ap
     expect(grid.locator("figcaption")).to_have_count(8, timeout=120_000)
     grid.locator("td[data-row='0'][data-column='1'] summary").first.click()  # enlarge and select image 2
     grid.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})
-    expect(page.locator("#selected input")).to_have_value("2")
+    expect(page.locator("#selected input")).to_have_value("3")
 
     page.locator("#refine-panel").get_by_text("Refine the selected image with expert feedback").click()
     page.locator("#refine").click()
     trajectory = page.locator("#trajectory")
-    trajectory.get_by_text(re.compile(r"round 1 · candidate 2")).first.wait_for(timeout=180_000)
+    trajectory.get_by_text(re.compile(r"round 1, candidate 2")).first.wait_for(timeout=180_000)
+    expect(page.locator("#refine-status")).to_contain_text(re.compile(r"^(Stopped after round|Ran all)"), timeout=180_000)
     table = page.locator("#trajectory-table").inner_text()
-    assert "flipped" in table and "checklist_score" in table
-    trajectory.get_by_text(re.compile(r"^#1 round 1 · candidate 1")).click()  # the first refined candidate
+    assert "flipped" in table and "checklist score" in table
+    trajectory.get_by_text(re.compile(r"^#1 · round 1, candidate 1")).click()  # the first refined candidate
     expect(page.locator("#refine-step input")).to_have_value("1")
     page.locator("#prefer-step").click()
     status = page.locator("#refine-status")

@@ -112,7 +112,8 @@ def test_a_rating_database_keyed_by_labels_is_migrated_to_setting_keys(tmp_path)
     assert session.next_item("bob").key != rated  # bob resumes after the condition he rated
     check = sqlite3.connect(run_dir / "ratings.sqlite")
     assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # the same settings as the library
-    assert [r[0] for r in check.execute("SELECT name FROM _migrations")] == ["m001_ratings", "m002_items_keyed_by_setting"]
+    migrations = [r[0] for r in check.execute("SELECT name FROM _migrations")]
+    assert migrations == ["m001_ratings", "m002_items_keyed_by_setting", "m003_rater_keys"]
 
 
 def test_the_readme_documents_every_column_from_the_declaration():

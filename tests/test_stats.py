@@ -79,12 +79,11 @@ def test_report_on_the_original_study(tmp_path):
 
 
 def test_judge_agreement_gives_rho_with_a_confidence_interval_for_every_pair():
-    import pandas as pd
-
     table = pd.DataFrame({"clip": [1, 2, 3, 4, 5, 6, 7, 8], "judge": [2, 1, 4, 3, 6, 5, 8, 7],
                           "style": [0, 1, 1, 2, 2, 3, 4, 4], "content": [4, 3, 3, 2, 2, 1, 0, 0]})
     agreements = stats.agreement(table, ["clip", "judge"])
-    assert list(zip(agreements["a"], agreements["b"], agreements["kind"])) == [
+    assert list(agreements.columns) == list(stats.AGREEMENT_COLUMNS)
+    assert list(zip(agreements["judge"], agreements["compared_with"], agreements["comparison"])) == [
         ("clip", "style", "judge vs experts"), ("clip", "content", "judge vs experts"),
         ("judge", "style", "judge vs experts"), ("judge", "content", "judge vs experts"),
         ("clip", "judge", "judge vs judge")]
@@ -92,5 +91,32 @@ def test_judge_agreement_gives_rho_with_a_confidence_interval_for_every_pair():
     assert first["rho"] == pytest.approx(stats.spearman(table["clip"], table["style"])[0])
     assert first["ci_low"] < first["rho"] < first["ci_high"] <= 1 and first["n"] == 8
     assert agreements.iloc[1]["rho"] < -0.9 and agreements.iloc[4]["rho"] == pytest.approx(0.904762, abs=1e-5)
-    rho, low, high, n = stats.spearman_ci([1, 2, 3], [3, 2, 1])
-    assert n == 3 and rho != rho and low != low  # too few pairs: NaN, not a number pretending to be one
+    rho, low, _, n = stats.spearman_ci([1, 2, 3], [3, 2, 1])
+    assert n == 3 and math.isnan(rho) and math.isnan(low)  # too few pairs: NaN, not a number pretending to be one
+
+
+def test_a_blank_or_uncertain_rho_says_why_in_words():
+    few = stats.agreement(pd.DataFrame({"clip": [1, 2, 3], "style": [0, 2, 4]}), ["clip"], ["style"]).iloc[0]
+    assert math.isnan(few["rho"]) and few["note"] == "3 pair(s) with both values: rho and its interval need 4 or more"
+    constant = stats.agreement(pd.DataFrame({"clip": [1, 2, 3, 4, 5], "style": [3, 3, 3, 3, 3]}), ["clip"], ["style"])
+    assert math.isnan(constant.iloc[0]["rho"])
+    assert constant.iloc[0]["note"] == "every style value is 3: rho is undefined when one side never varies"
+    four = stats.agreement(pd.DataFrame({"clip": [1, 2, 3, 4], "style": [0, 2, 1, 4]}), ["clip"], ["style"]).iloc[0]
+    assert four["ci_high"] - four["ci_low"] > 1.5  # n = 4: the interval spans nearly all of -1..1 ...
+    assert four["note"].startswith("only 4 pairs: the interval is too wide")  # ... and the table says so
+    many = np.arange(40)
+    plenty = stats.agreement(pd.DataFrame({"clip": many, "style": many % 5 + many // 8}), ["clip"], ["style"]).iloc[0]
+    assert plenty["note"] == "" and plenty["ci_high"] - plenty["ci_low"] < stats.WIDE_INTERVAL
+
+
+def test_krippendorff_alpha_between_two_raters_and_why_it_is_missing():
+    two = pd.DataFrame({"r1": [0, 1, 2, 3, np.nan], "r2": [1, 1, 2, 4, 2]})
+    table = stats.rater_agreement({"style": two, "content": two[["r1"]],
+                                   "alone": pd.DataFrame({"r1": [1, np.nan], "r2": [np.nan, 2]}),
+                                   "flat": pd.DataFrame({"r1": [3, 3], "r2": [3, 3]})}).set_index("aspect")
+    assert table.loc["style", "alpha"] == pytest.approx(stats.krippendorff_alpha(two.dropna()))
+    assert 0 < table.loc["style", "alpha"] < 1 and table.loc["style", ["units", "raters", "note"]].tolist() == [4, 2, ""]
+    assert table.loc["content", "note"] == "only one rater so far: alpha compares two or more raters"
+    assert table.loc["alone", "note"] == "no condition has been rated by two raters yet"
+    assert table.loc["flat", "note"].startswith("every rating of the conditions rated twice is 3")
+    assert table.drop(index="style")["alpha"].isna().all()

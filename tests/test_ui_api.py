@@ -34,7 +34,7 @@ def call_compare(client, **overrides):
 
 
 def test_compare_returns_scored_grid_table_plot_and_zip(client):
-    grid, legend, plot, table, zip_path, grid_png = call_compare(client)
+    grid, legend, plot, table, zip_path, grid_png, _ = call_compare(client)
     under = captions(grid)
     assert len(under) == 8
     assert all(c.startswith("CLIP ") for c in under)
@@ -45,7 +45,7 @@ def test_compare_returns_scored_grid_table_plot_and_zip(client):
     assert len(plot["data"]) == 4  # one bar per prompt x setting
     assert "photo-short" in legend and "CFG 7.5" in legend
 
-    parsed = parse_parameters(read_parameters(zip_image(zip_path, "r1-c1-s8.png")))  # the last image
+    parsed = parse_parameters(read_parameters(zip_image(zip_path, "r2-c2-s8.png")))  # the last image
     assert parsed["prompt"] == "A histopathological image of melanoma, H&E"
     assert parsed["Negative prompt" if "Negative prompt" in parsed else "negative_prompt"].endswith("blurry")
     assert (parsed["Steps"], parsed["CFG scale"], parsed["Sampler"], parsed["Seed"]) == ("3", "7.5", "DPM++ 2M", "8")
@@ -67,14 +67,14 @@ def zip_image(zip_path, name: str) -> Path:
 
 def test_prefer_logs_the_chosen_image_to_the_library(client):
     call_compare(client, subject="lung adenocarcinoma", prompt_1="A photo of lung adenocarcinoma")
-    message = client.predict(index=1, note="clear glands", api_name="/prefer")
+    message = client.predict(image=2, note="clear glands", api_name="/prefer")
     assert message.startswith("Saved to the library as record #")
     record_id = int(message.split("#")[1].split()[0])
     frame = Library().to_frame().set_index("id")
     assert frame.loc[record_id, "subject"] == "lung adenocarcinoma"
     assert frame.loc[record_id, "note"] == "clear glands" and frame.loc[record_id, "seed"] == 8
-    again = client.predict(index=1, note="", api_name="/prefer")
-    assert again == f"Already in the library: one more vote for record #{record_id} (votes: 2)."
+    again = client.predict(image=2, note="", api_name="/prefer")
+    assert again.startswith(f"Your vote for record #{record_id} was counted already (it has 1 vote)")  # one visitor
 
 
 @pytest.mark.parametrize(
@@ -95,11 +95,11 @@ def test_bad_input_gives_a_plain_error(client, monkeypatch, overrides, message):
 
 def test_rerun_cell_redraws_the_selected_images_cell_with_new_seeds(client):
     call_compare(client)
-    grid, _, _, table, *_ = client.predict(index=5, api_name="/rerun_cell")  # row 2, column 1, seed 8
+    grid, _, _, table, *_ = client.predict(image=6, api_name="/rerun_cell")  # row 2, column 1, seed 8
     frame = pd.DataFrame(table["data"], columns=table["headers"])
-    cell = frame[(frame["row"] == 1) & (frame["column"] == 0)]
+    cell = frame[(frame["row"] == 2) & (frame["column"] == 1)]  # the table counts rows and columns from 1
     assert sorted(cell["seed"]) == [9, 10] and len(frame) == 8
-    assert sorted(frame[(frame["row"] == 0) & (frame["column"] == 0)]["seed"]) == [7, 8]
+    assert sorted(frame[(frame["row"] == 1) & (frame["column"] == 1)]["seed"]) == [7, 8]
     assert len(captions(grid)) == 8
 
 
@@ -112,9 +112,15 @@ def test_prompt_search_through_the_app(client):
     assert steps["mutation"].iloc[0] == "start" and steps["images"].max() <= 6
 
 
-def test_compare_by_keyword_with_only_a_subject_draws_that_subject(client):
-    *_, table, zip_path, _ = client.predict(subject="basal cell carcinoma", api_name="/compare")
+def test_compare_by_keyword_with_only_a_subject_returns_that_subjects_images_each_with_its_row(client):
+    *_, table, zip_path, _, images = client.predict(subject="basal cell carcinoma", api_name="/compare")
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     assert len(frame) == 8 and frame["prompt"].str.contains("basal cell carcinoma").all()  # the page's templates, filled
     with zipfile.ZipFile(zip_path) as archive:
         assert pd.read_csv(archive.open("results.csv"))["prompt"].str.contains("basal cell carcinoma").all()
+    assert len(images) == len(frame)  # image i goes with table row i, as its caption and the row's numbers say
+    for image, row in zip(images, frame.itertuples()):
+        assert image["caption"] == f"#{row.image} · r{row.row} c{row.column} · seed {row.seed}"
+        assert Path(image["image"]).name == f"r{row.row}-c{row.column}-s{row.seed}.png"  # the file's name: the same numbers
+        assert parse_parameters(read_parameters(Path(image["image"])))["prompt"] == row.prompt
+    assert list(frame["image"]) == list(range(1, 9))

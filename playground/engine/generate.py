@@ -32,8 +32,7 @@ from ..types import Capabilities, Column, GuidanceSetting, cell_negative_prompt
 from . import schedulers, throughput
 from .guidance import ClipGuidance
 from .image_cache import ImageCache, cache_key
-
-ProgressFn = Callable[..., None]  # progress(done, total) in image-steps; progress(bytes, total, what) downloading
+from .progress import ProgressFn, StepCounter
 
 
 class _PromptEncoder:
@@ -79,38 +78,6 @@ class _PromptEncoder:
         return {key: torch.cat([e[key] for e in encoded]) for key in encoded[0]}
 
 
-class _StepCounter:
-    """Turns each batch's per-step callbacks into one grid-wide ``progress(done, total)``."""
-
-    def __init__(self, total: int, progress: ProgressFn | None) -> None:
-        self.total, self.progress = total, progress
-        self.done = 0
-        self._batch_end = 0
-
-    def batch_callback(self, n_images: int, steps: int):
-        base = self.done
-        self._batch_end = base + n_images * steps
-
-        def on_step_end(_pipe, step: int, _timestep, callback_kwargs: dict) -> dict:
-            self._report(min(base + (step + 1) * n_images, self._batch_end))
-            return callback_kwargs
-
-        return on_step_end
-
-    def advance(self, image_steps: int) -> None:
-        """Count work that needs no denoising (images from the cache)."""
-        if image_steps:
-            self._report(self.done + image_steps)
-
-    def finish_batch(self) -> None:
-        self._report(self._batch_end)  # schedulers with extra internal steps still land exactly
-
-    def _report(self, done: int) -> None:
-        self.done = done
-        if self.progress:
-            self.progress(done, self.total)
-
-
 def image_problem(image: Image.Image, flagged_unsafe: bool) -> str:
     """Why an output is not a real image: diffusers turns NaN pixels (an fp16 VAE overflow) into
     black, and the safety checker blacks out what it flags; neither should be scored."""
@@ -136,20 +103,20 @@ def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterat
 
     Args:
         comparison: what to generate; checked first.
-        progress: called as ``progress(done, total)`` in image-steps (an image denoised one step)
-            after every denoising step, so a UI can draw one bar for the whole grid, across
-            models; and as ``progress(bytes_done, bytes_total, "Downloading <model>")`` while a
+        progress: called as ``progress(done, total, what)`` in image-steps (an image denoised
+            one step) after every denoising step, so a UI can draw one bar for the whole grid,
+            across models, `what` saying it in words (see `progress.StepCounter`); and as ``progress(bytes_done, bytes_total, "Downloading <model>")`` while a
             model's files download on its first use. It runs inside the denoising call, so an
             error it raises is handled as the model's would be.
 
     Yields:
-        `ComparisonResult` chunks: a row's images found in the disk cache first (one chunk), then
-        each batch drawn. Nothing more is drawn once the caller stops asking (a UI's Stop).
+        `ComparisonResult` chunks: a model's images found in the disk cache first (one chunk, so
+        an edited grid shows its unchanged cells at once), then each batch drawn. Nothing more is drawn once the caller stops asking (a UI's Stop).
     """
     # 1. Check inputs
     comparison.check_inputs(get_settings())
     n_cells = len(comparison.columns) * comparison.images_per_cell
-    counter = _StepCounter(sum(s.steps for _, s in comparison.rows) * n_cells, progress)
+    counter = StepCounter(sum(s.steps for _, s in comparison.rows) * n_cells, len(comparison.rows) * n_cells, progress)
     cache = ImageCache.configured()
     row_index = 0
     try:
@@ -159,10 +126,15 @@ def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterat
             settings = comparison.settings_of(model_id)
             for number, setting in enumerate(settings, start=row_index + 1):
                 setting.check_for(model.honours, f"Row {number}")
-            # 3. Denoise its rows; each distinct text is encoded once, shared by all of them
-            for setting in settings:
-                yield from _draw_row(comparison, model, setting, row_index, counter, cache)
-                row_index += 1
+            # 3. Its rows' images found in the cache, all at once; then denoise the rest, row by row
+            #    (each distinct text is encoded once, shared by all of them)
+            rows = [_row(comparison, model, setting, index, counter, cache)
+                    for index, setting in enumerate(settings, start=row_index)]
+            row_index += len(settings)
+            if cached := [found for found, _ in rows if found is not None]:
+                yield joined(cached)
+            for _, drawing in rows:
+                yield from drawing
     finally:
         if cache:
             cache.evict()
@@ -238,13 +210,13 @@ class Drawn(NamedTuple):
     flagged: bool = False
 
 
-def _draw_row(
-    comparison: Comparison, model: _Model, setting: GuidanceSetting, row_index: int, counter: _StepCounter,
+def _row(
+    comparison: Comparison, model: _Model, setting: GuidanceSetting, row_index: int, counter: StepCounter,
     cache: ImageCache | None,
-) -> Iterator[ComparisonResult]:
-    """Every image of one grid row, as chunks: the images found in the cache first, then each
-    batch drawn (of at most PLAYGROUND_MAX_BATCH) through one pipeline view with its own fresh
-    scheduler."""
+) -> tuple[ComparisonResult | None, Iterator[ComparisonResult]]:
+    """One grid row: (its images found in the cache, as one chunk, or None; the chunks still to
+    draw, lazily, each batch of at most PLAYGROUND_MAX_BATCH through one pipeline view with its
+    own fresh scheduler)."""
     jobs = [(c, seed) for c in range(len(comparison.columns)) for seed in comparison.seeds]
     with_negative = setting.negative_honoured(model.honours)
     wanted = [cell_negative_prompt(comparison.columns[c], setting) for c, _ in jobs]
@@ -277,17 +249,15 @@ def _draw_row(
 
     found = {i: Drawn(image, 0.0, from_cache=True) for i, key in enumerate(keys)
              if cache and (image := cache.get(key)) is not None}
-    if found:
-        counter.advance(len(found) * setting.steps)
-        yield chunk(found)
+    counter.advance(len(found) * setting.steps, len(found))
     todo = [i for i in range(len(jobs)) if i not in found]
-    for batch in _draw(comparison, model, setting, scheduler, todo, jobs, pairs, counter):
-        yield chunk(batch)
+    drawing = (chunk(batch) for batch in _draw(comparison, model, setting, scheduler, todo, jobs, pairs, counter))
+    return (chunk(found) if found else None), drawing
 
 
 def _draw(
     comparison: Comparison, model: _Model, setting: GuidanceSetting, scheduler, todo: list[int],
-    jobs: list[tuple[int, int]], pairs: list[tuple[str, str]], counter: _StepCounter,
+    jobs: list[tuple[int, int]], pairs: list[tuple[str, str]], counter: StepCounter,
 ) -> Iterator[dict[int, Drawn]]:
     """Denoise and decode the jobs `todo` of one row in batches, yielding each batch's images by job."""
     if not todo:
@@ -364,7 +334,7 @@ def image_to_image(
     pipe = AutoPipelineForImage2Image.from_pipe(model.pipe, scheduler=schedulers.make(setting.scheduler, model.pipe.scheduler))
     pipe.set_progress_bar_config(disable=True)
     steps = max(setting.steps, math.ceil(1 / strength))
-    counter = _StepCounter(len(seeds) * int(steps * strength), progress)
+    counter = StepCounter(len(seeds) * int(steps * strength), len(seeds), progress, noun="candidates")
     with torch.inference_mode():
         output = pipe(
             **model.encoder.kwargs([(prompt, negative if with_negative else "")] * len(seeds), with_negative),

@@ -225,7 +225,8 @@ def heat_colour(heat: float | None) -> tuple[int, int, int]:
 
 
 def detail_lines(row: pd.Series, number: int) -> list[str]:
-    """Everything known about image `number` (its row of the frame), as plain lines: where it
+    """Everything known about image `number` (counted from 1, as the grid and the table number
+    them; `row` is its row of the frame), as plain lines: where it
     sits, what was sent, every score, the checklist and the probe. Callers escape for their medium."""
     lines = [f"Image {number} · {row['model_id']} · {row['template_id']} · {row['setting']} · seed {row['seed']}",
              f"- prompt: {row['prompt']}"]

@@ -73,11 +73,11 @@ def _image(frame: pd.DataFrame, cell: Cell) -> str:
         row = frame.iloc[image.position]
         src, alt = html.escape(file_url(row["image_path"])), html.escape(f"seed {image.seed}")
         words = html.escape(" · ".join([*image.badges, *image.marks, f"seed {image.seed}"]))
-        lines = html.escape("\n".join(detail_lines(row, image.position)))
+        lines = html.escape("\n".join(detail_lines(row, image.position + 1)))
         parts.append(
             f'<figure data-position="{image.position}"><details class="pg-zoom"><summary>'
             f'<img src="{src}" alt="{alt}" loading="lazy"></summary><div class="pg-full"><img src="{src}" alt="{alt}">'
-            f'<div class="pg-lines">{lines}</div></div></details><span class="pg-num">#{image.position}</span>'
+            f'<div class="pg-lines">{lines}</div></div></details><span class="pg-num">#{image.position + 1}</span>'
             f'<figcaption>{words}</figcaption></figure>'
         )
     return "".join(parts)

@@ -9,29 +9,37 @@ import pandas as pd
 
 from .. import schema
 from .grid import criteria_text, detail_lines, probe_text, vlm_text
-from .markdown import code, text
+from .markdown import code, item, text
 
-TABLE_KEYS = ["column", "row", "model_id", "template_id", "setting", "seed"]
+TABLE_KEYS = ["image", "column", "row", "model_id", "template_id", "setting", "seed"]  # image, column, row: from 1
 WHO_JUDGED = ["domain_scorer", "vlm_id", "finding", "finding_model"]  # which judge gave the scores beside them
 STRUCTURED = {"criteria": criteria_text, "vlm_checklist": vlm_text, "probe_top3": probe_text}  # shown as text
 
 
 def results_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The Results table: where each image sits, every judge's verdict (structured ones as text),
-    the marks and the prompt."""
+    """The Results table: where each image sits, numbered from 1 as the grid labels it (image #,
+    column c, row r), every judge's verdict (structured ones as text), the marks and the prompt."""
     who = [name for name in WHO_JUDGED if name in frame]
     columns = [*TABLE_KEYS, *(c.name for c in schema.judged(frame)), *who, *schema.of_step("rank"), "prompt"]
-    table = frame[[c for c in columns if c in frame]].copy()
+    numbered = frame.assign(image=range(1, len(frame) + 1), column=frame["column"] + 1, row=frame["row"] + 1)
+    table = numbered[[c for c in columns if c in numbered]].copy()
     for name, show in STRUCTURED.items():
         if name in table:
             table[name] = [show(row) for _, row in frame.iterrows()]
     return table.dropna(axis=1, how="all").round(2)
 
 
+def captioned_images(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each image's file with its number in the grid and the table ("#3 · r1 c2 · seed 8"), in the
+    table's order: the API's gallery, so a script pairs image i with table row i."""
+    return [(str(r.image_path), f"#{i} · r{r.row + 1} c{r.column + 1} · seed {r.seed}")
+            for i, r in enumerate(frame.itertuples(), start=1)]
+
+
 def details(row: pd.Series, number: int) -> str:
     """The selected image's full evaluation, as Markdown with user text escaped."""
     title, *lines = detail_lines(row, number)
-    return "\n".join([f"**{text(title)}**", *(text(line) for line in lines)])
+    return "\n".join([f"**{text(title)}**", *(item(line) for line in lines)])
 
 
 def legend(frame: pd.DataFrame, images_per_cell: int) -> str:

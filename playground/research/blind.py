@@ -3,53 +3,28 @@
 A sweep's PNGs carry their prompt and settings (A1111 parameters) and are named by row, column and
 seed; a blinded rater must learn neither. Each image shown is a copy of its pixels alone, named by
 an HMAC of its file name under a random key kept in the run folder (which is never served), so a
-name reveals nothing about the condition and cannot be guessed.
+name reveals nothing about the condition and cannot be guessed (playground.blinding). Raters leave
+the run under the same key: exports name them by a pseudonym, an HMAC of their name.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
-from PIL import Image
-
+from ..blinding import opaque, pixel_copy, secret_key
 from ..config import get_settings
-from ..files import atomic
-
-KEY_FILE = ".blind-key"
 
 
-def run_key(run_dir: Path) -> bytes:
-    """The run's secret key, created once: written to a temporary file and linked into place, so a
-    second process either wins the same race cleanly or reads the whole key, never half of it."""
-    path = run_dir / KEY_FILE
-    if not path.is_file():
-        tmp = run_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        tmp.write_text(secrets.token_bytes(32).hex(), encoding="ascii")
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process linked its key first; use that one
-        finally:
-            tmp.unlink()
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
-
-
-def _opaque(key: bytes, text: str, length: int) -> str:
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:length]
+def pseudonyms(run_dir: Path, raters: Iterable[str]) -> dict[str, str]:
+    """The name each rater has outside the run's database: 12 hex digits of an HMAC of the name
+    under the run's key, the same in every export of the run and of no use without the key."""
+    key = secret_key(run_dir)
+    return {rater: opaque(key, f"rater\x1f{rater}", 12) for rater in raters}
 
 
 def blinded(run_dir: Path, image_file: str) -> Path:
     """The rater's copy of `run_dir/images/image_file`, made on first use."""
-    key = run_key(run_dir)
-    target = get_settings().blind_dir / _opaque(key, "run", 16) / f"{_opaque(key, image_file, 24)}.png"
-    if not target.is_file():
-        with Image.open(run_dir / "images" / image_file) as source:
-            pixels = Image.frombytes(source.mode, source.size, source.tobytes())  # no text chunks, no EXIF
-        with atomic(target) as tmp:
-            pixels.save(tmp, format="PNG")
-    return target
+    key = secret_key(run_dir)
+    target = get_settings().blind_dir / opaque(key, "run", 16) / f"{opaque(key, image_file)}.png"
+    return pixel_copy(run_dir / "images" / image_file, target)

@@ -4,7 +4,8 @@ Sources, each pair "image 0 is preferred to image 1":
 - the Arena's votes (ties left out): the winner over the loser;
 - the library's votes: within a subject and model, a record with more votes over one with fewer;
 - study ratings: an image a rater marked best over the other images of that condition; and, per
-  rater and subject, the images of a condition rated higher (content) over those of one rated lower;
+  rater and subject, the images of a condition rated higher (content) over those of one rated lower
+  (raters are named by their pseudonym in the run, research/blind.py: a name never leaves the run);
 - judge scores of rated and swept runs: within one condition (same prompt and setting), the image
   the checklist judge scores higher by at least MARGIN.
 
@@ -36,12 +37,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import get_settings
+from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import atomic
-from ..render.export import write_csv
 from ..stores.arena_votes import open_arena
 from ..stores.library import Library
-from .study import RatingSession, list_runs
+from .access import runs
+from .study import RatingSession
 
 FORMATS = ("magic", "dpo")
 MARGIN = 0.05  # judge scores closer than this are no preference
@@ -50,7 +52,7 @@ SCALE_TOP = 4  # the study's rating scale is 0-4
 
 @dataclass(frozen=True)
 class Pair:
-    """Image 0 preferred to image 1 by `source` ("arena", "library", "rater:NAME", "judge:ID"),
+    """Image 0 preferred to image 1 by `source` ("arena", "library", "rater:PSEUDONYM", "judge:ID"),
     with the source's scores of each on 0-1."""
 
     caption: str
@@ -90,13 +92,13 @@ def library_pairs() -> Iterator[Pair]:
 
 
 def _runs() -> Iterator[tuple[Path, pd.DataFrame]]:
-    for name in list_runs():
+    for name in runs():
         folder = get_settings().runs_dir / name
         yield folder, pd.read_parquet(folder / "results.parquet")
 
 
 def rating_pairs() -> Iterator[Pair]:
-    for folder in (get_settings().runs_dir / name for name in list_runs()):
+    for folder in (get_settings().runs_dir / name for name in runs()):
         if not (folder / "ratings.sqlite").is_file():
             continue
         ratings = RatingSession(folder).ratings()

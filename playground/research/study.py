@@ -7,6 +7,11 @@ The order of conditions, and which images are shown, are random per rater and re
 the session's seed. A condition is a prompt and a guidance setting's key, so two settings that
 differ only in their negative prompt are two conditions. Ratings live in `ratings.sqlite` in the
 run folder (one row per rater and condition; rating again replaces), so a rater can stop and resume.
+
+On the web a name is not an identity: the first session under a name gets a rater key (shown once;
+the database keeps its hash), and resuming or rating under that name needs the key (`sign_in`,
+`signed_in`; research/access.py). Python callers hold the run folder itself and pass names. A
+rater's name never leaves the database: `ratings()` and every export name raters by a pseudonym.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from pathlib import Path
 import pandas as pd
 
 from .. import db as store
-from .. import schema, stats
+from .. import limits, schema, stats
 from ..config import get_settings
+from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import atomic
 from ..types import GuidanceSetting
-from .blind import blinded
+from . import access
+from .blind import blinded, pseudonyms
 
 SCALE = {0: "completely wrong", 1: "hints of correct", 2: "clear signs of correct", 3: "mainly correct",
          4: "perfectly correct"}
@@ -52,6 +59,30 @@ def m001_ratings(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+def m003_rater_keys(db: sqlite3.Connection) -> None:
+    """Raters sign in with a key handed out once; only its hash is kept. A name rated before keys
+    existed (or through Python) has no row here, and no key opens it from the web."""
+    db.execute(
+        """
+        CREATE TABLE raters (
+            rater TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL,       -- SHA-256 of the rater key (research/access.py)
+            created TEXT NOT NULL
+        )
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Rater:
+    """A rater signed in: the name, the key that proves it, and whether the key was handed out just
+    now (then the page shows it, once)."""
+
+    name: str
+    key: str
+    new_key: bool
 
 
 @dataclass(frozen=True)
@@ -82,21 +113,23 @@ def setting_keys(frame: pd.DataFrame) -> list[str]:
                             float(r.clip_guidance_scale)).key for r in frame.itertuples()]
 
 
-def list_runs() -> list[str]:
-    """Run folders under PLAYGROUND_HOME/runs that hold a finished sweep table."""
-    root = get_settings().runs_dir
-    return sorted(p.name for p in root.glob("*") if (p / "results.parquet").is_file()) if root.is_dir() else []
-
-
-def run_from_result(frame: pd.DataFrame, name: str | None = None) -> str:
-    """A rating run made from a Compare result (its frame, with `image_path`): the images copied
-    into a run folder under PLAYGROUND_HOME/runs with the table a sweep writes, so experts rate
-    it blind like a sweep. Returns the run's name."""
+def check_result(frame: pd.DataFrame | None) -> None:
+    """Refuse a Compare result that cannot become a run (none drawn yet)."""
     if frame is None or frame.empty or "image_path" not in frame:
         raise PlaygroundError("Generate a comparison in Compare first; its images become the run to rate.")
+
+
+def run_from_result(frame: pd.DataFrame, name: str | None = None, owner_key: str | None = None) -> str:
+    """A rating run made from a Compare result (its frame, with `image_path`): the images copied
+    into a run folder under PLAYGROUND_HOME/runs with the table a sweep writes, so experts rate
+    it blind like a sweep. With `owner_key` the run is private to whoever holds that key
+    (research/access.py); without, it is listed for everyone, like a swept run. Returns its name."""
+    check_result(frame)
     name = name or f"compare-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = get_settings().runs_dir / name
     (folder / "images").mkdir(parents=True)
+    if owner_key:
+        access.claim(folder, owner_key)
     files = [shutil.copy2(path, folder / "images" / Path(path).name) for path in frame["image_path"]]
     table = frame.drop(columns=["image_path"]).assign(image_file=[Path(f).name for f in files], unit=0)
     with atomic(folder / "results.parquet") as tmp:
@@ -127,16 +160,55 @@ class RatingSession:
                 new = item_of_image.get(shown.split(",")[0], item)
                 db.execute("UPDATE OR REPLACE ratings SET item = ? WHERE rater = ? AND item = ?", (new, rater, item))
 
-        return [m001_ratings, m002_items_keyed_by_setting]
+        return [m001_ratings, m002_items_keyed_by_setting, m003_rater_keys]
 
     def _db(self) -> AbstractContextManager[sqlite3.Connection]:
         return store.opened(self.path, self._migrations())
 
     def _check_rater(self, rater: str) -> str:
-        rater = (rater or "").strip()
-        if not rater or len(rater) > 100:
+        rater = limits.text(rater, "The rater name", 100).strip()
+        if not rater:
             raise PlaygroundError("Type your rater name (1 to 100 characters) so your ratings can be resumed.")
         return rater
+
+    @staticmethod
+    def _stored_key(db: sqlite3.Connection, name: str) -> str | None:
+        """The hash of `name`'s key; '' for a name rated without a key (no key opens it); None for
+        a name never seen."""
+        return db.execute("SELECT COALESCE((SELECT key_hash FROM raters WHERE rater = ?), "
+                          "(SELECT '' FROM ratings WHERE rater = ? LIMIT 1))", (name, name)).fetchone()[0]
+
+    def _known(self, name: str, key: str) -> bool:
+        """True when `name` is taken and `key` is its key; False for a name never seen."""
+        with self._db() as db:
+            stored = self._stored_key(db, name)
+        if stored is not None and not access.matches(key, stored):
+            raise PlaygroundError(_taken(name))
+        return stored is not None
+
+    def sign_in(self, rater: str, key: str | None, register: bool = True) -> Rater:
+        """The rater `rater` proven by `key`. A name seen for the first time is registered under
+        `key`, or under a new key when none is sent (one browser keeps one key for every run); a
+        known name needs its key. `register=False` only checks (the page checks before it changes
+        anything)."""
+        name, key = self._check_rater(rater), access.checked_key(key, "rater key")
+        if self._known(name, key):
+            return Rater(name, key, new_key=False)
+        signed = Rater(name, key or access.new_key(), new_key=not key)
+        if register:
+            with store.writing(self.path, self._migrations(), "The rater's key") as db:
+                db.execute("INSERT INTO raters VALUES (?, ?, ?) ON CONFLICT(rater) DO NOTHING",
+                           (name, access.digest(signed.key), store.now_utc()))
+                if not access.matches(signed.key, self._stored_key(db, name) or ""):  # another session won the name
+                    raise PlaygroundError(_taken(name))
+        return signed
+
+    def signed_in(self, rater: str, key: str | None) -> str:
+        """The name of a rater who started a session and sent its key (rating needs both)."""
+        name = self._check_rater(rater)
+        if not self._known(name, access.checked_key(key, "rater key")):
+            raise PlaygroundError("Start (or resume) the session first: press Start / resume with your rater name.")
+        return name
 
     def order(self, rater: str) -> list[str]:
         """This rater's order of items: a shuffle seeded by the session seed and the rater's name."""
@@ -161,15 +233,24 @@ class RatingSession:
                 return self.item(rater, key)
         return None
 
+    def check(self, rater: str, key: str, style: object, content: object, best: object = None) -> Item:
+        """The item a rating is for, once the rating is checked (0-4 each; `best`, the 0-based index
+        of an image shown, or None); raises the sentence that says what is wrong."""
+        if style is None or content is None:
+            raise PlaygroundError("Rate both style and content before going on.")
+        for name, value in (("style", style), ("content", content)):
+            if not limits.is_whole(value) or value not in SCALE:
+                raise PlaygroundError(f"The {name} rating must be 0, 1, 2, 3 or 4, got {value!r}.")
+        item = self.item(self._check_rater(rater), key)
+        if best is not None and not (limits.is_whole(best) and 0 <= best < len(item.images)):
+            raise PlaygroundError(f"The best image must be one of the {len(item.images)} shown (or none), got {best!r}.")
+        return item
+
     def rate(self, rater: str, key: str, style: int, content: int, best: int | None = None) -> None:
         """Store a rating; `best` is the 0-based index of the shown image marked best, if any."""
         rater = self._check_rater(rater)
-        for name, value in (("style", style), ("content", content)):
-            if value not in SCALE:
-                raise PlaygroundError(f"The {name} rating must be 0, 1, 2, 3 or 4, got {value}.")
-        item = self.item(rater, key)
-        if best is not None and not 0 <= best < len(item.images):
-            raise PlaygroundError(f"The best image must be 1 to {len(item.images)}, got {best + 1}.")
+        item = self.check(rater, key, style, content, best)
+        style, content, best = int(style), int(content), None if best is None else int(best)
         with store.writing(self.path, self._migrations(), "The rating") as db:
             db.execute(
                 "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rater, item) DO UPDATE SET "
@@ -181,9 +262,11 @@ class RatingSession:
 
     def ratings(self) -> pd.DataFrame:
         """Every rating with its condition (subject, modality, prompt, setting and its key) and the
-        mean of each score column over the images the rater saw."""
+        mean of each score column over the images the rater saw. `rater` is the rater's pseudonym
+        (research/blind.py), never the name."""
         with self._db() as db:
             ratings = pd.read_sql_query("SELECT * FROM ratings ORDER BY created, rater", db)
+        ratings["rater"] = ratings["rater"].map(pseudonyms(self.run_dir, set(ratings["rater"])))
         per_item = self.frame.groupby("item").agg(
             subject=("subject", "first"), modality=("modality", "first"), prompt=("prompt", "first"),
             setting=("setting", "first"), setting_key=("setting_key", "first"))
@@ -203,20 +286,42 @@ class RatingSession:
             for aspect in stats.ASPECTS
         ], ignore_index=True)
 
-    def report(self) -> StudyReport:
-        """Write the statistics of the ratings so far to `report/` in the run folder, with the
-        judge-agreement table (agreement.csv) and heat map (agreement.png)."""
+    def rated(self) -> pd.DataFrame:
+        """`ratings()`, refused with a sentence while there are none."""
         table = self.ratings()
         if table.empty:
-            raise PlaygroundError("No ratings yet in this run.")
+            raise PlaygroundError("No ratings yet in this run: rate a condition or two, then show the statistics.")
+        return table
+
+    def report(self) -> StudyReport:
+        """Write the statistics of the ratings so far to `report/` in the run folder, with the
+        agreement between raters (Krippendorff's alpha) and of the judges with the experts and each
+        other (agreement.csv and the heat map agreement.png)."""
+        table = self.rated()
         out = self.run_dir / "report"
-        written = stats.report(self.long_ratings(table), out)
-        agreement = stats.agreement(table, schema.scores(table))
-        agreement.to_csv(out / "agreement.csv", index=False)
-        note = (f"{len(table)} ratings by {table['rater'].nunique()} rater(s); agreement of each judge with the "
-                "experts and with each other judge below (Spearman's rho, 95% CI).")
-        return StudyReport(written.summary.round(2), written.boxplot, note, agreement.round(3),
+        observers = {aspect: table.pivot(index="item", columns="rater", values=aspect) for aspect in stats.ASPECTS}
+        written = stats.report(self.long_ratings(table), out, observers)
+        judges = [column for column in schema.scores(table) if table[column].notna().any()]  # those that ran here
+        agreement = stats.agreement(table, judges)
+        write_csv(agreement, out / "agreement.csv")
+        note = (f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {_raters_sentence(written.raters)} "
+                "Below: how each judge agrees with the experts and with each other judge (Spearman's rho, 95% interval).")
+        return StudyReport(written.summary.round(2), written.boxplot, note, agreement,
                            stats.agreement_plot(agreement, out))
+
+
+def _taken(name: str) -> str:
+    return (f"The rater name {name!r} is taken in this run and the rater key sent is not its key. Paste your "
+            "rater key (the page gave it when you first started), or choose another name.")
+
+
+def _raters_sentence(raters: pd.DataFrame) -> str:
+    """Krippendorff's alpha per aspect in words, or why there is none yet."""
+    head = "Agreement between raters (Krippendorff's alpha, ordinal; 1 = full agreement, 0 = no better than chance)"
+    if raters["note"].nunique() == 1 and raters["note"].iloc[0]:
+        return f"{head}: none yet, {raters['note'].iloc[0]}."
+    parts = [f"{r.aspect} {r.alpha:.2f}" if not r.note else f"{r.aspect} none ({r.note})" for r in raters.itertuples()]
+    return f"{head}, over {raters['units'].max()} condition(s) rated by two or more raters: {'; '.join(parts)}."
 
 
 @dataclass(frozen=True)

@@ -26,16 +26,11 @@ from ..catalog.datafiles import describe
 from ..catalog.templates import TemplateSet, load_templates
 from ..comparison import Comparison
 from ..config import get_settings
+from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import atomic
 from ..judges.base import AUTO, Context, Judges
-from ..render.export import (
-    image_names,
-    parse_parameters,
-    read_parameters,
-    save_images,
-    write_csv,
-)
+from ..render.export import image_names, parse_parameters, read_parameters, save_images
 from ..types import MAX_COLUMNS, MIN_CLIP_GUIDED_STEPS, GuidanceSetting
 from ..workflow.compare import generate_and_evaluate
 

@@ -2,16 +2,18 @@
 
 A voter sees two images and picks one (or calls a tie) without knowing which prompt template, or
 which model, made which. Each vote is one row, never changed afterwards; ratings are computed from
-all of them (playground.research.bradley_terry). The votes live in the library's SQLite file, in
-their own table with its own append-only migrations, named ``m001_arena...`` so they never meet the
-library's names in the shared ``_migrations`` table.
+all of them (playground.bradley_terry). A drawn pair carries a random draw id, unique among the
+votes, so a pair counts once however often its vote is sent. The votes live in the library's
+SQLite file, in their own table with its own append-only migrations, named ``m00N_arena...`` so
+they never meet the library's names in the shared ``_migrations`` table.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +21,9 @@ import pandas as pd
 from .. import bradley_terry, limits
 from .. import db as store
 from ..config import get_settings
+from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import atomic, download_folder
-from ..render.export import write_csv
 from ..types import MAX_SEED
 
 KINDS = ("template", "model")
@@ -54,7 +56,13 @@ def m001_arena_votes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX arena_votes_kind_modality ON arena_votes(kind, modality)")
 
 
-MIGRATIONS: list[store.Migration] = [m001_arena_votes]
+def m002_arena_draw_id(db: sqlite3.Connection) -> None:
+    """One vote per drawn pair: each vote names its draw, once (votes cast before have none)."""
+    db.execute("ALTER TABLE arena_votes ADD COLUMN draw_id TEXT")
+    db.execute("CREATE UNIQUE INDEX arena_votes_draw_id ON arena_votes(draw_id)")
+
+
+MIGRATIONS: list[store.Migration] = [m001_arena_votes, m002_arena_draw_id]
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,8 @@ class Pair:
     """What one voter is shown: two contestants' images of the same subject, model, setting and seed.
 
     `kind` says what the contestants are: "template" (left and right are template ids, drawn with
-    `model_id`) or "model" (left and right are model ids; `model_id` is then '').
+    `model_id`) or "model" (left and right are model ids; `model_id` is then ''). `draw_id` is made
+    afresh for every pair (`dataclasses.replace` too): a pair is one drawing, voted on once.
     """
 
     kind: str
@@ -77,13 +86,14 @@ class Pair:
     right_prompt: str
     left_image: str = ""
     right_image: str = ""
+    draw_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise PlaygroundError(f"An Arena pair's kind must be template or model, got {self.kind!r}.")
         limit = get_settings().max_prompt_chars
         for name, value in asdict(self).items():
-            if name not in ("kind", "seed"):
+            if name not in ("kind", "seed", "draw_id"):
                 limits.text(value, f"The pair's {name.replace('_', ' ')}", limit)
         limits.whole_number(self.seed, "The pair's seed", 0, MAX_SEED)
         if not self.left or not self.right or self.left == self.right:
@@ -98,15 +108,19 @@ class Arena:
         self.path = Path(path or get_settings().library_path)
 
     def vote(self, pair: Pair, winner: str) -> int:
-        """Record one voter's choice for `pair` ("left", "right" or "tie"); returns the vote's id."""
+        """Record one voter's choice for `pair` ("left", "right" or "tie"); returns the vote's id.
+        A pair already voted on is refused: each drawing counts once."""
         if winner not in WINNERS:
             raise PlaygroundError(f"A vote's winner must be left, right or tie, got {winner!r}.")
         values = {**asdict(pair), "seed": int(pair.seed), "created": store.now_utc(), "winner": winner}
         columns = ", ".join(f'"{name}"' for name in values)
         placeholders = ", ".join(f":{name}" for name in values)
         with store.writing(self.path, MIGRATIONS, "The vote") as db:
-            return db.execute(f"INSERT INTO arena_votes ({columns}) VALUES ({placeholders}) RETURNING id",
-                              values).fetchone()["id"]
+            row = db.execute(f"INSERT INTO arena_votes ({columns}) VALUES ({placeholders}) "
+                             "ON CONFLICT(draw_id) DO NOTHING RETURNING id", values).fetchone()
+        if row is None:
+            raise PlaygroundError("This pair has been voted on already, and a pair counts once: draw a new pair.")
+        return row["id"]
 
     def votes(self, modality: str = "", kind: str = "template") -> pd.DataFrame:
         """Every vote of `kind` (in `modality`, if given), oldest first, all columns."""
@@ -134,8 +148,8 @@ class Arena:
         if path.suffix == ".csv":
             return write_csv(self.leaderboard(kind), path)
         with atomic(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-            for vote in self.votes(kind=kind).to_dict("records"):
-                f.write(json.dumps(vote, ensure_ascii=False) + "\n")
+            f.writelines(json.dumps(vote, ensure_ascii=False) + "\n"
+                         for vote in self.votes(kind=kind).to_dict("records"))
         return path
 
 

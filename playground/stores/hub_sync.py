@@ -4,7 +4,9 @@ Each process appends its records as JSON lines to its own file in a local folder
 CommitScheduler pushes that folder every few minutes (appends happen under the scheduler's lock, so
 a push never sees half a line). Nothing is lost when the Hub is unreachable: the lines stay in the
 folder and the scheduler retries on its next tick; if the scheduler could not even start, it is
-started again on a later append. On start, the app may pull the dataset to seed its local store.
+started again on a later append. On start, the app may pull the dataset to seed its local store;
+a pull is the one import that carries vote counts (the dataset holds what the app's own mirrors
+wrote, while a visitor's file could say anything).
 """
 
 from __future__ import annotations
@@ -59,9 +61,8 @@ class HubMirror:
     def append(self, record: dict) -> None:
         """Add one record as a JSON line; it reaches the Hub with the scheduler's next push."""
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self.scheduler.lock if self.scheduler else self._lock:
-            with self.file.open("a", encoding="utf-8") as f:
-                f.write(line)
+        with self.scheduler.lock if self.scheduler else self._lock, self.file.open("a", encoding="utf-8") as f:
+            f.write(line)
         if self.scheduler is None and time.monotonic() - self._last_start > RETRY_START_S:
             self._start_in_background()
 
@@ -76,7 +77,8 @@ def mirror_for(repo_id: str, folder: Path) -> HubMirror:
 
 
 def pull(repo_id: str, import_jsonl: Callable[[Path], tuple[int, int]]) -> tuple[int, int]:
-    """Download the dataset's JSONL files and merge them with `import_jsonl`; (added, merged)."""
+    """Download the dataset's JSONL files and merge them with `import_jsonl` (which keeps their
+    votes: see the module docstring); (added, merged)."""
     from huggingface_hub import snapshot_download
 
     try:

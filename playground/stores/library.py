@@ -1,9 +1,10 @@
 """The shared prompt library: preferred images and their prompts, in one SQLite file.
 
 After simonw/llm: an append-only list of migrations recorded in a table and applied on every
-connect; a unique content hash so the same prompt and settings logged twice is one record with
-one vote more. Many processes write at once, so the file runs in WAL mode with a busy timeout and
-every write is one short ``BEGIN IMMEDIATE`` transaction with parameterized SQL.
+connect (library_schema.py); a unique content hash so the same prompt and settings logged twice is
+one record with one vote more, a visitor's vote counting once per record (votes.py). Many processes
+write at once, so the file runs in WAL mode with a busy timeout and every write is one short
+``BEGIN IMMEDIATE`` transaction with parameterized SQL.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from PIL import Image
 from .. import db as store
 from .. import limits, schema
 from ..config import get_settings
+from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import download_folder
-from ..render.export import a1111_parameters, save_png, write_csv
+from ..render.export import a1111_parameters, save_png
+from . import votes
 from .hub_sync import mirror_for, pull
-from .records import checked, image_file_of, parse_line
+from .library_schema import MIGRATIONS
+from .records import checked, image_file_of, read_jsonl
+from .votes import Voter
 
 SCORE = schema.PRIMARY_SCORE  # the one score a listing shows and "score" sorts by (a record's others differ in scale)
 SORTS = {"votes": "votes DESC, created DESC", "score": f"{SCORE} IS NULL, {SCORE} DESC, votes DESC",
@@ -36,99 +41,18 @@ SORTS = {"votes": "votes DESC, created DESC", "score": f"{SCORE} IS NULL, {SCORE
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 PAGE_SIZES = (20, 50, 100)
 
-MIGRATIONS: list[store.Migration] = []
 logger = logging.getLogger(__name__)
-
-
-def migration(fn: store.Migration) -> store.Migration:
-    MIGRATIONS.append(fn)
-    return fn
-
-
-@migration
-def m001_records(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE records (
-            id INTEGER PRIMARY KEY,
-            created TEXT NOT NULL,            -- ISO 8601, UTC
-            author TEXT NOT NULL DEFAULT '',
-            subject TEXT NOT NULL,
-            template_id TEXT NOT NULL,
-            prompt TEXT NOT NULL,
-            negative_prompt TEXT NOT NULL DEFAULT '',
-            model_id TEXT NOT NULL,
-            scheduler TEXT NOT NULL,
-            steps INTEGER NOT NULL,
-            guidance_scale REAL NOT NULL,
-            seed INTEGER NOT NULL,
-            width INTEGER NOT NULL,
-            height INTEGER NOT NULL,
-            scores TEXT NOT NULL DEFAULT '{}', -- JSON object: column name -> float
-            note TEXT NOT NULL DEFAULT '',
-            tags TEXT NOT NULL DEFAULT '[]',   -- JSON list of strings
-            votes INTEGER NOT NULL DEFAULT 1,
-            image_file TEXT NOT NULL DEFAULT '', -- file name inside the library images folder
-            content_hash TEXT NOT NULL UNIQUE
-        )
-        """
-    )
-    db.execute("CREATE INDEX records_votes ON records(votes)")
-
-
-@migration
-def m002_modality(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE records ADD COLUMN modality TEXT NOT NULL DEFAULT ''")
-
-
-@migration
-def m003_clip_guidance(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE records ADD COLUMN clip_guidance_scale REAL NOT NULL DEFAULT 0")
-
-
-@migration
-def m004_setting_identity(db: sqlite3.Connection) -> None:
-    """The guidance setting's key and its own negative prompt ('' for records made before)."""
-    db.execute("ALTER TABLE records ADD COLUMN setting_key TEXT NOT NULL DEFAULT ''")
-    db.execute("ALTER TABLE records ADD COLUMN setting_negative_prompt TEXT NOT NULL DEFAULT ''")
-    db.execute("CREATE INDEX records_setting_key ON records(setting_key)")
-
-
-@migration
-def m005_finite_scores(db: sqlite3.Connection) -> None:
-    """Imports once let NaN scores in, which SQLite's JSON functions reject: keep finite ones only."""
-    for record_id, scores in db.execute("SELECT id, scores FROM records WHERE NOT json_valid(scores)").fetchall():
-        try:
-            parsed = json.loads(scores)
-        except ValueError:
-            parsed = {}
-        finite = {k: v for k, v in parsed.items() if isinstance(v, (int, float)) and math.isfinite(v)} \
-            if isinstance(parsed, dict) else {}
-        db.execute("UPDATE records SET scores = ? WHERE id = ?", (json.dumps(finite), record_id))
-
-
-@migration
-def m006_lineage(db: sqlite3.Connection) -> None:
-    """A refined image's lineage: its parent's content hash, the refine round and the strength."""
-    db.execute("ALTER TABLE records ADD COLUMN parent TEXT NOT NULL DEFAULT ''")
-    db.execute("ALTER TABLE records ADD COLUMN refine_round INTEGER NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE records ADD COLUMN strength REAL NOT NULL DEFAULT 0")
-
-
-@migration
-def m007_vlm_score(db: sqlite3.Connection) -> None:
-    """The checklist judge's score was stored as judge_score; it is vlm_score now ("judge" means any judge)."""
-    db.execute("UPDATE records SET scores = json_remove(json_set(scores, '$.vlm_score', json_extract(scores, "
-               "'$.judge_score')), '$.judge_score') WHERE json_extract(scores, '$.judge_score') IS NOT NULL")
 
 
 @dataclass(frozen=True)
 class Logged:
-    """What `Library.log` did: the record's id, whether it is new, and its votes now."""
+    """What a vote did (`Library.log`, `Library.upvote`): the record's id, whether it is new, its
+    votes now, and whether this vote counted (a visitor counts once per record, see votes.py)."""
 
     id: int
     created: bool
     votes: int
+    counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -166,7 +90,7 @@ class Library:
         return store.writing(self.path, MIGRATIONS, what)
 
     def log(self, record: Mapping, image: Image.Image | None = None, scores: Mapping[str, float] | None = None,
-            tags: list[str] | None = None) -> Logged:
+            tags: list[str] | None = None, voter: Voter | None = None) -> Logged:
         """Add a record, or one vote to the existing record with the same prompt and settings.
 
         Args:
@@ -174,6 +98,8 @@ class Library:
             image: saved as PNG with its parameters, named by the content hash; removed again
                 if the record cannot be written, so a failed write leaves no orphan file.
             scores: e.g. ``{"clip_prompt": 27.1}``; stored as JSON.
+            voter: the visitor, in the app; their vote for a known record counts once (votes.py).
+                None (a notebook, the command line) always counts.
         """
         values = checked(record, "The record", scores=scores, tags=tags)
         written = None
@@ -187,23 +113,31 @@ class Library:
                     raise PlaygroundError(f"The record was not saved: its image could not be written ({exc}).") from exc
         try:
             with self._write("The record") as db:
-                row = db.execute(_insert_sql(values, "votes = votes + 1") + " RETURNING id, votes", values).fetchone()
+                new = db.execute(_insert_sql(values, "DO NOTHING") + " RETURNING id", values).fetchone()
+                if new is None:
+                    known = db.execute("SELECT id FROM records WHERE content_hash = ?", (values["content_hash"],))
+                    logged = _vote(db, known.fetchone()["id"], voter)
+                else:  # the first vote is the one who saved it
+                    counted = votes.cast(db, new["id"], voter)
+                    logged = Logged(new["id"], created=True, votes=values["votes"], counted=counted)
         except PlaygroundError:
             if written:
                 written.unlink(missing_ok=True)
             raise
-        self._changed(row["id"])
-        return Logged(id=row["id"], created=row["votes"] == 1, votes=row["votes"])
+        if logged.counted:
+            self._changed(logged.id)
+        return logged
 
-    def upvote(self, record_id: int) -> int:
-        """One vote more for a record; returns its votes now."""
+    def upvote(self, record_id: int, voter: Voter | None = None) -> Logged:
+        """One vote more for a record, if `voter` has not voted for it within the window (votes.py)."""
         record_id = _record_number(record_id)
         with self._write("The vote") as db:
-            row = db.execute("UPDATE records SET votes = votes + 1 WHERE id = ? RETURNING votes", (record_id,)).fetchone()
-        if row is None:
-            raise PlaygroundError(f"There is no library record #{record_id}.")
-        self._changed(record_id)
-        return row["votes"]
+            if db.execute("SELECT 1 FROM records WHERE id = ?", (record_id,)).fetchone() is None:
+                raise PlaygroundError(f"There is no library record #{record_id}.")
+            logged = _vote(db, record_id, voter)
+        if logged.counted:
+            self._changed(record_id)
+        return logged
 
     def get(self, record_id: int) -> dict:
         """One record as JSON-ready values (scores and tags decoded)."""
@@ -266,8 +200,7 @@ class Library:
         frame = self.to_frame(sort="oldest").drop(columns=[SCORE])
         if fmt == "jsonl":
             with open(path, "w", encoding="utf-8") as f:
-                for record in frame.to_dict("records"):
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in frame.to_dict("records"))
         elif fmt == "csv":
             flat = frame.assign(scores=frame["scores"].map(json.dumps), tags=frame["tags"].map(json.dumps))
             write_csv(flat, Path(path))
@@ -285,31 +218,31 @@ class Library:
         return [self.images_dir / name if name and (self.images_dir / name).is_file() else None
                 for name in frame["image_file"]]
 
-    def import_jsonl(self, path: Path) -> tuple[int, int]:
-        """Merge a JSONL export: new records are added, known ones keep the higher vote count.
+    def import_jsonl(self, path: Path, keep_votes: bool = False) -> tuple[int, int]:
+        """Merge a JSONL export: new records are added, known ones are left as they are.
 
-        Returns (added, merged). Any line that is not a valid record stops the import, naming the
-        line, before anything is written.
+        A file's vote counts are not read (anyone can write `"votes": 1000000000`): its new records
+        get one vote each. With `keep_votes` (the operator's Hub pull, whose files the app wrote),
+        counts are read and a known record keeps the higher one. Returns (added, merged). Any line
+        that is not a valid record stops the import, naming the line, before anything is written.
         """
-        rows = _read_jsonl(Path(path))
+        rows = read_jsonl(Path(path), keep_votes)
+        merge = "DO UPDATE SET votes = MAX(votes, excluded.votes)" if keep_votes else "DO NOTHING"
         added = 0
         with self._write("The import") as db:
             for values in rows:
                 known = db.execute("SELECT 1 FROM records WHERE content_hash = ?", (values["content_hash"],)).fetchone()
-                db.execute(_insert_sql(values, "votes = MAX(votes, excluded.votes)"), values)
+                db.execute(_insert_sql(values, merge), values)
                 added += known is None
         return added, len(rows) - added
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    """Every record line of a JSONL export, checked; a file of another kind is refused in a sentence."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise PlaygroundError(f"{path.name} is not a JSON Lines export (text, one record per line): export "
-                              "the library as .jsonl to import it elsewhere.") from None
-    return [parse_line(line, f"{path.name} line {number}") for number, line in enumerate(lines, start=1)
-            if line.strip()]
+def _vote(db: sqlite3.Connection, record_id: int, voter: Voter | None) -> Logged:
+    """One vote more for a known record, inside a write transaction, if it counts (votes.cast)."""
+    counted = votes.cast(db, record_id, voter)
+    row = db.execute("UPDATE records SET votes = votes + ? WHERE id = ? RETURNING votes",
+                     (int(counted), record_id)).fetchone()
+    return Logged(record_id, created=False, votes=row["votes"], counted=counted)
 
 
 def _export_format(fmt: str) -> str:
@@ -344,7 +277,7 @@ def _filters(text: str, modality: str, template_id: str, model_id: str, tag: str
 def _insert_sql(values: Mapping, on_conflict: str) -> str:
     columns = ", ".join(values)
     placeholders = ", ".join(f":{name}" for name in values)
-    return f"INSERT INTO records ({columns}) VALUES ({placeholders}) ON CONFLICT(content_hash) DO UPDATE SET {on_conflict}"
+    return f"INSERT INTO records ({columns}) VALUES ({placeholders}) ON CONFLICT(content_hash) {on_conflict}"
 
 
 def open_library() -> Library:
@@ -362,7 +295,8 @@ def pull_from_hub() -> tuple[int, int]:
     if get_settings().offline and not get_settings().hub_offline:  # HF_HUB_OFFLINE=1 reads the local cache only
         raise PlaygroundError(f"PLAYGROUND_OFFLINE=1 keeps the playground off the Hub, so {repo} is not pulled; "
                               "unset it to pull (or set HF_HUB_OFFLINE=1 to pull from the local Hugging Face cache).")
-    return pull(repo, Library().import_jsonl)
+    library = Library()
+    return pull(repo, lambda path: library.import_jsonl(path, keep_votes=True))
 
 
 def _decoded(record: dict) -> dict:
@@ -371,15 +305,16 @@ def _decoded(record: dict) -> dict:
     return record
 
 
-def prefer(row: Mapping, note: str = "") -> Logged:
+def prefer(row: Mapping, note: str = "", voter: Voter | None = None) -> Logged:
     """Log one image of a saved comparison (a frame row with `image_path`) to the configured
-    library, with its scores: what the Compare tab's Prefer button does."""
+    library, with its scores: what the Compare tab's Prefer button does. In the app, `voter` is the
+    visitor, so preferring an image again counts once (`Logged.counted`)."""
     if row.get("image_problem"):
         raise PlaygroundError(f"This image is not a real image ({row['image_problem']}); it cannot be preferred.")
     with Image.open(row["image_path"]) as image:
         image.load()
     scores = {name: float(row[name]) for name in schema.scores(row) if pd.notna(row[name])}
-    return open_library().log({**row, "note": note}, image, scores=scores)
+    return open_library().log({**row, "note": note}, image, scores=scores, voter=voter)
 
 
 def seed_library_in_background() -> threading.Thread | None:

@@ -3,7 +3,10 @@
 A record's fields obey the limits a Compare request obeys (text length, number ranges, types);
 scores are finite numbers (SQLite's JSON functions reject NaN, so one NaN would break every
 listing); an image file name is only ever the record's own (its content hash), so a record can
-neither point outside the images folder nor at another record's image.
+neither point outside the images folder nor at another record's image. A record's time is a
+checked timestamp, stored in one form (UTC, ISO 8601, to the second) so that sorting by date
+sorts by time. An imported file's votes are checked like any field but kept only when asked
+(`keep_votes`): a visitor's file cannot set or raise a count.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from .. import db as store
 from .. import limits
@@ -33,6 +38,7 @@ MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 MAX_SCORES = 50
 MAX_VOTES = 10**9
+EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)  # before any record a playground could have made
 
 
 def content_hash(record: Mapping) -> str:
@@ -100,7 +106,7 @@ def checked(record: Mapping, where: str, scores: object = None, tags: object = N
         except PlaygroundError as exc:
             raise PlaygroundError(f"a number field is not a number in range ({exc})") from None
         values.update(
-            created=limits.text(extra.get("created"), "created", 64) or store.now_utc(),
+            created=_created(extra.get("created")),
             scores=json.dumps(_scores(scores), allow_nan=False),
             tags=json.dumps(_tags(tags)),
             votes=limits.whole_number(extra.get("votes") or 1, "votes", 1, MAX_VOTES),
@@ -113,15 +119,52 @@ def checked(record: Mapping, where: str, scores: object = None, tags: object = N
     return values
 
 
-def parse_line(line: str, where: str) -> dict:
-    """One line of a JSONL export as checked `records` columns."""
+def _created(value: object) -> str:
+    """A record's time as the store writes it (now, if it has none); any other text is refused,
+    as is a time before EARLIEST or more than a day ahead."""
+    value = limits.text(value, "created", 64)
+    if not value:
+        return store.now_utc()
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise PlaygroundError(f"created must be an ISO 8601 time such as 2024-05-01T12:00:00+00:00, "
+                              f"got {value!r}") from None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    latest = datetime.now(timezone.utc) + timedelta(days=1)
+    if not EARLIEST <= when <= latest:
+        raise PlaygroundError(f"created must lie between {EARLIEST:%Y-%m-%d} and today, got {value!r}")
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_jsonl(path: Path, keep_votes: bool = False) -> list[dict]:
+    """Every record line of a JSONL export, checked; a file of another kind is refused in a sentence.
+
+    Lines end at a newline only (an exported prompt may hold U+2028, which `str.splitlines` would
+    split at); a UTF-8 byte-order mark, as some editors write, is skipped.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlaygroundError(f"{path.name} is not a JSON Lines export: it is not UTF-8 text (byte {exc.start:,} "
+                              "is not). Export the library as .jsonl to import it elsewhere.") from None
+    return [parse_line(line, f"{path.name} line {number}", keep_votes)
+            for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
+
+
+def parse_line(line: str, where: str, keep_votes: bool = False) -> dict:
+    """One line of a JSONL export as checked `records` columns; its votes only with `keep_votes`."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise PlaygroundError(f"{where}: not valid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise PlaygroundError(f"{where}: nested too deeply to be a library record (one JSON object of "
+                              "fields, its tags a list and its scores an object).") from None
     if not isinstance(record, dict):
         raise PlaygroundError(f"{where}: expected a JSON object, found {type(record).__name__}.")
-    return checked(
+    values = checked(
         record, where, scores=record.get("scores"), tags=record.get("tags"),
         created=record.get("created"), votes=record.get("votes"), image_file=record.get("image_file"),
     )
+    return values if keep_votes else {**values, "votes": 1}  # checked like any field, counted only when kept

@@ -26,7 +26,8 @@ def build_demo(
     runtime = runtime or detect_runtime()
     templates = templates or load_templates()
     curated = curated or load_curated()
-    with gr.Blocks(title=TITLE) as demo:
+    # Gradio's own copies of served files: every half hour, those older than two hours are deleted
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 7200)) as demo:
         gr.Markdown(INTRO)
         if runtime.banner:
             gr.Markdown(runtime.banner, elem_id="offline-banner")

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import limits, schema
+from .. import schema
 from ..catalog.curated import Curated
 from ..catalog.templates import TemplateSet
 from ..comparison import Comparison, ComparisonResult
@@ -26,14 +26,21 @@ from ..models.runtime import Runtime
 from ..render import grid_html
 from ..render.export import read_parameters
 from ..render.markdown import text
-from ..render.tables import TABLE_KEYS, details, legend, mean_scores, results_table
+from ..render.tables import (
+    TABLE_KEYS,
+    captioned_images,
+    details,
+    legend,
+    mean_scores,
+    results_table,
+)
 from ..stores.library import prefer as prefer_row
 from ..workflow import budget
 from ..workflow.compare import GRID_FILE, images_of, rerun_cell, stream_to_folder
 from ..workflow.form import CompareForm, column_of
 from ..workflow.restore import from_parameters
 from . import compare_form, gpu, refine_panel, search_panel
-from .common import user_errors
+from .common import image_position, user_errors, vote_said, voter_of
 from .compare_form import FormWidgets
 
 
@@ -80,12 +87,14 @@ def view(saved: ComparisonResult, run: Run) -> tuple:
     """What the tab shows of a (possibly still streaming) saved result."""
     frame = saved.frame
     return (grid_html.render(frame), legend(frame, run.comparison.images_per_cell), mean_scores(frame),
-            results_table(frame), str(saved.zip_path), str(saved.folder / GRID_FILE), frame, run)
+            results_table(frame), str(saved.zip_path), str(saved.folder / GRID_FILE), captioned_images(frame),
+            frame, run)
 
 
 def _outputs() -> tuple[list, dict]:
     """The grid and what goes with it, laid out under the form; (outputs of a generating event, others)."""
-    parts = {"confusion": gr.Markdown(elem_id="confusion-warning"), "legend": gr.Markdown(elem_id="legend")}
+    parts = {"confusion": gr.Markdown(label="Warnings", elem_id="confusion-warning"),
+             "legend": gr.Markdown(label="Legend", elem_id="legend")}
     parts["grid"] = grid = gr.HTML(grid_html.EMPTY, css_template=grid_html.CSS, js_on_load=grid_html.SELECT_JS, elem_id="grid",
                    label="Grid: columns are prompts, rows are model x setting (click an image to enlarge and select it)")
     with gr.Row():
@@ -104,8 +113,10 @@ def _outputs() -> tuple[list, dict]:
     with gr.Row():
         download = gr.File(label="Download: images, results.csv and the grid PNG (ZIP)", elem_id="download")
         grid_png = gr.File(label="Download: the labelled grid (PNG)", elem_id="grid-png")
+    # for the API: each image with its number, in the table's order (the page shows them in the grid)
+    images = gr.Gallery(label="Images", visible=False, elem_id="images")
     parts["result"], parts["run"] = gr.State(), gr.State()
-    return [grid, parts["legend"], plot, table, download, grid_png, parts["result"], parts["run"]], parts
+    return [grid, parts["legend"], plot, table, download, grid_png, images, parts["result"], parts["run"]], parts
 
 
 class Handlers:
@@ -121,18 +132,22 @@ class Handlers:
         """Generate the grid, streaming: each batch appears as soon as it is drawn and judged.
         Keywords: the form's fields (see README "The /compare endpoint")."""
         comparison, judges = CompareForm.from_fields(fields).resolve(self.templates, self.runtime)
-        run = Run(comparison, judges)
+        run, drawn = Run(comparison, judges), 0
         for saved in gpu.each(stream_to_folder, comparison, judges, context=self.context, progress=progress,
                               request=request, seconds=budget.compare(comparison, judges)):
+            drawn = len(saved.frame)
             yield view(saved, run)
+        if drawn < comparison.n_images:  # Stop was pressed: say so, and what was kept
+            gr.Info(f"Stopped after {drawn} of {comparison.n_images} images, as asked: those are saved (grid, "
+                    "table and ZIP); nothing more was drawn.")
 
     @user_errors
-    def rerun(self, frame: pd.DataFrame | None, run: Run | None, index: float | None, request: gr.Request,
+    def rerun(self, frame: pd.DataFrame | None, run: Run | None, image: float | None, request: gr.Request,
               progress=gr.Progress()):
-        """Redraw the selected image's cell with new seeds; the rest of the grid stays."""
+        """Redraw the cell of image number `image` (from 1) with new seeds; the rest of the grid stays."""
         if frame is None or frame.empty or run is None:
             raise PlaygroundError("Generate a comparison first, then pick an image whose cell to redraw.")
-        picked = frame.iloc[limits.whole_number(index, "The image number", 0, len(frame) - 1)]
+        picked = frame.iloc[image_position(len(frame), image)]
         saved = ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
         row, column = int(picked["row"]), int(picked["column"])
         for result in gpu.each(rerun_cell, run.comparison, saved, row, column, run.judges, context=self.context,
@@ -140,25 +155,24 @@ class Handlers:
             yield view(result, run)
 
     @user_errors
-    def prefer(self, frame: pd.DataFrame | None, index: float | None, note: str = "") -> str:
-        """Log the selected image to the library (or add one vote to its record)."""
+    def prefer(self, frame: pd.DataFrame | None, image: float | None, note: str = "",
+               request: gr.Request | None = None) -> str:
+        """Log image number `image` (from 1) to the library, or add the visitor's one vote to its record."""
         if frame is None or frame.empty:
             raise PlaygroundError("Generate a comparison first, then pick an image to prefer.")
-        index = limits.whole_number(index, "The image number", 0, len(frame) - 1)
-        logged = prefer_row(frame.iloc[index].to_dict(), note or "")
-        verb = "Saved to the library as record" if logged.created else "Already in the library: one more vote for record"
-        return f"{verb} #{logged.id} (votes: {logged.votes})."
+        row = frame.iloc[image_position(len(frame), image)].to_dict()
+        return vote_said(prefer_row(row, note or "", voter=voter_of(request)))
 
     @staticmethod
-    def reselect(frame: pd.DataFrame | None, index: float | None) -> tuple[str, str]:
+    def reselect(frame: pd.DataFrame | None, image: float | None) -> tuple[str, str]:
         """The selected image's details again (after its cell was redrawn), and no stale Prefer message."""
-        return _described(frame, int(index or 0)), ""
+        return _described(frame, int(image or 0)), ""
 
     @staticmethod
     def select_image(frame: pd.DataFrame | None, evt: gr.EventData) -> tuple[int, str]:
-        position = int(getattr(evt, "position", 0))
-        described = _described(frame, position)
-        return (position if described else 0), described
+        number = int(getattr(evt, "position", -1)) + 1  # the grid sends the frame position
+        described = _described(frame, number)
+        return (number if described else 0), described
 
     @user_errors
     def warn(self, **fields) -> str:
@@ -180,19 +194,19 @@ class Handlers:
         if not path:
             return {}
         try:
-            parameters = read_parameters(Path(path))
-        except (KeyError, OSError, SyntaxError):
-            raise PlaygroundError("This file is not a PNG with generation parameters (an image saved by the "
-                                  "playground or by AUTOMATIC1111 carries them).") from None
+            parameters = read_parameters(Path(path))  # its own sentences for what is no PNG of ours
+        except OSError:
+            raise PlaygroundError("This file could not be read; drop a PNG saved by the playground or by "
+                                  "AUTOMATIC1111.") from None
         restored = from_parameters(parameters, self.templates, self.runtime.models)
         return {**restore(self.form, restored), self.form.png_status: f"Restored from {text(restored.label)}."}
 
 
-def _described(frame: pd.DataFrame | None, position: int) -> str:
-    """Image `position`'s details, or "" when the grid has no such image."""
-    if frame is None or not 0 <= position < len(frame):
+def _described(frame: pd.DataFrame | None, number: int) -> str:
+    """Image `number`'s details (counted from 1), or "" when the grid has no such image."""
+    if frame is None or not 1 <= number <= len(frame):
         return ""
-    return details(frame.iloc[position], position)
+    return details(frame.iloc[number - 1], number)
 
 
 def restore(form: FormWidgets, filled: CompareForm) -> dict:

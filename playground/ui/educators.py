@@ -37,14 +37,24 @@ CARDS_CSS = """
 .pg-cases figure { margin: 0; width: 168px; }
 .pg-cases img { width: 160px; height: 160px; object-fit: contain; display: block; background: #fff; }
 .pg-cases figcaption { font-size: 0.85em; line-height: 1.3; overflow-wrap: anywhere; }
+.pg-cases .pg-slot { width: 160px; height: 160px; display: flex; align-items: center; justify-content: center;
+                     border: 1px dashed #999; color: #666; font-size: 0.85em; }
 """
 
 
-def _cards(shown: dict) -> str:
-    """The pictures drawn so far, in case order, each with its whole caption (wrapped, never cut)."""
+def _cards(shown: dict, names: dict[str, str], model_id: str) -> str:
+    """Every case at once, in case order (`shown`: case id -> its picture or None; `names`: case id ->
+    its name): its picture with its whole caption (wrapped, never cut), or a slot saying it is
+    still being drawn; above them, how many are drawn of all."""
+    done = sum(p is not None for p in shown.values())
+    count = f"{done} of {len(shown)} cases drawn on {html.escape(model_id)}"
+    if done < len(shown):
+        count += " (each appears here when it is drawn)"
     cards = [f'<figure><img src="{html.escape(file_url(p.path))}" alt="{html.escape(p.case.subject)}">'
-             f"<figcaption>{html.escape(p.caption)}</figcaption></figure>" for p in shown.values() if p]
-    return f'<div class="pg-cases">{"".join(cards)}</div>' if cards else "Drawing the cases…"
+             f"<figcaption>{html.escape(p.caption)}</figcaption></figure>" if p else
+             f'<figure><div class="pg-slot">being drawn…</div><figcaption>{html.escape(names[case])}</figcaption></figure>'
+             for case, p in shown.items()]
+    return f'<p id="cases-drawn">{count}</p><div class="pg-cases">{"".join(cards)}</div>'
 
 
 def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: gr.Tabs) -> None:
@@ -56,19 +66,21 @@ def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: g
     def pictures(models: list[str] | str, progress=gr.Progress()):
         """The cases' pictures on the first chosen model, drawing those not drawn yet (streamed)."""
         model_id = models if isinstance(models, str) else (models or runtime.models[:1])[0]
+        names = {case.id: f"{case.subject} ({case.modality})" for case in curated.confusions}
         shown = {case.id: confusion_gallery.drawn(case, model_id) for case in curated.confusions}
         missing = [case for case in curated.confusions if shown[case.id] is None]
-        yield _cards(shown)
+        yield _cards(shown, names, model_id)
         if not missing:
             return  # every picture read from disk: no GPU asked for
         judges = Judges(runtime.scorers[0], domain_scorer_id=None, finding=False)
         seconds = budget.pictures([model_id], [model_preset(model_id).settings[0]], len(missing), judges)
+        progress((0, len(missing)), desc=f"Drawing the cases on {model_id}", unit="cases")
         drawing = gpu.each(confusion_gallery.draw, missing, model_id, runtime.scorers[0], templates, context,
                            seconds=seconds)
         for done, picture in enumerate(drawing, start=1):
             progress((done, len(missing)), desc=f"Drawing the cases on {model_id}", unit="cases")
             shown[picture.case.id] = picture
-            yield _cards(shown)
+            yield _cards(shown, names, model_id)
 
     @user_errors
     def reproduce(case_id: str, models: list[str] | str) -> dict:
@@ -88,6 +100,7 @@ def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: g
         gr.Markdown("Each case drawn on the first model chosen in Compare (its short prompt), with what CLIP sees in it:")
         gallery = gr.HTML("Open this tab to draw the cases.", css_template=CARDS_CSS, elem_id="confusion-gallery")
         table = gr.Dataframe(cases_table(curated), interactive=False, wrap=True, elem_id="confusion-cases",
+                             column_widths=["13%", "13%", "10%", "18%", "22%", "24%"],  # every column readable, wrapped
                              label=f"{len(curated.confusions)} documented cases")
         with gr.Row():
             case = gr.Dropdown([(f"{c.subject} ({c.modality})", c.id) for c in curated.confusions],
@@ -96,6 +109,7 @@ def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: g
             button = gr.Button("Reproduce in Compare", variant="primary", elem_id="reproduce")
 
     table.select(pick, table, case, api_name=False)
-    tab.select(pictures, compare.form["model"], gallery, api_name="confusion_pictures")
+    tab.select(pictures, compare.form["model"], gallery, api_name="confusion_pictures",
+               show_progress="minimal")  # the cards say how many are drawn; they stay readable while they fill
     compare.then_generate(button.click(reproduce, [case, compare.form["model"]], [*compare.form.components(), tabs],
                                        api_name="reproduce_confusion"))

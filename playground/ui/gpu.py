@@ -35,6 +35,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import PlaygroundError, unexpected
+from .common import shown_error
 
 MAIN_PID = os.getpid()
 
@@ -88,7 +89,7 @@ def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
         except Stopped:
             pass
         except PlaygroundError as exc:
-            events.put(_Failed(gr.Error(str(exc))))
+            events.put(_Failed(shown_error(exc)))
         except Exception as exc:
             events.put(_Failed(gr.Error(unexpected(exc))))
         finally:
@@ -138,7 +139,8 @@ def each(fn: Callable, *args: Any, seconds: float, progress: gr.Progress | None 
 
 
 def report(progress: gr.Progress, event: Progress) -> None:
-    """The one progress bar: image-steps while denoising, gigabytes while a model downloads."""
+    """The one progress bar: image-steps while denoising (described as images done and the time
+    left), gigabytes while a model downloads."""
     if event.what and event.what.startswith("Downloading"):
         progress(event.done / max(event.total, 1),
                  desc=f"{event.what}: {event.done / 1e9:.2f} of {event.total / 1e9:.2f} GB")

@@ -27,7 +27,7 @@ from ..stores.library import (
 )
 from ..workflow.restore import from_record
 from .arena_tab import leaderboard_table, leaderboard_view
-from .common import user_errors
+from .common import counted_already, styled, user_errors, voter_of
 from .compare import CompareTab
 
 TABLE_COLUMNS = {  # column -> width, so no header is squeezed into a letter per line
@@ -36,6 +36,9 @@ TABLE_COLUMNS = {  # column -> width, so no header is squeezed into a letter per
     "guidance_scale": "130px", "seed": "70px", "tags": "130px", "note": "170px", "created": "190px",
 }
 
+# As many thumbnails a row as fit (Gradio's fixed 6 columns overflow a phone's width, cut off at its edge).
+THUMBNAILS_CSS = ".grid-container { grid-template-columns: repeat(auto-fill, minmax(120px, 1fr)); }"
+
 
 @user_errors
 def view(text: str, modality: str, template_id: str, model_id: str, tag: str, sort: str, page: float = 1,
@@ -43,8 +46,8 @@ def view(text: str, modality: str, template_id: str, model_id: str, tag: str, so
     """One page of thumbnails and table rows of the records matching the filters, the page shown,
     where it is ("Page 2 of 7 · 130 records"), and the record id of each thumbnail."""
     library = Library()
-    filters = dict(text=text or "", modality=modality or "", template_id=template_id or "", model_id=model_id or "",
-                   tag=(tag or "").strip())
+    filters = {"text": text or "", "modality": modality or "", "template_id": template_id or "",
+               "model_id": model_id or "", "tag": (tag or "").strip()}
     listing = library.page(page, page_size, sort, **filters)
     frame = listing.frame
     shown = [(row, path) for row, path in zip(frame.itertuples(), library.image_paths(frame)) if path]
@@ -65,9 +68,11 @@ def _picked_row(table: pd.DataFrame, evt: gr.SelectData) -> int:
 
 
 @user_errors
-def upvote(record_id: float) -> str:
-    votes = open_library().upvote(record_id)  # checks the number first
-    return f"Record #{int(record_id)} has {votes} votes."
+def upvote(record_id: float, request: gr.Request) -> str:
+    logged = open_library().upvote(record_id, voter_of(request))  # checks the number first
+    if logged.counted:
+        return f"Record #{logged.id} has {logged.votes} votes."
+    return counted_already(logged.id, logged.votes)
 
 
 @user_errors
@@ -87,7 +92,8 @@ def import_file(path: str | None) -> str:
     if not str(path).endswith(".jsonl"):
         raise PlaygroundError("Only JSONL exports can be imported (a file ending in .jsonl).")
     added, merged = Library().import_jsonl(Path(path))
-    return f"Imported: {added} new records, {merged} already known (votes merged)."
+    return (f"Imported: {added} new records, {merged} already known (left as they were: an import never changes "
+            "votes).")
 
 
 def _layout(runtime: Runtime, templates: TemplateSet) -> dict:
@@ -99,15 +105,16 @@ def _layout(runtime: Runtime, templates: TemplateSet) -> dict:
         w["template"] = gr.Dropdown(["", *templates.ids()], value="", label="Template")
         w["model"] = gr.Dropdown(["", *runtime.models], value="", label="Model", allow_custom_value=True)
         w["tag"] = gr.Textbox(label="Tag")
-        w["sort"] = gr.Radio(list(SORTS), value="votes", label="Sort by")
-    with gr.Row():
+        w["sort"] = gr.Radio(list(SORTS), value="votes", label="Sort by", scale=2)
+    with gr.Row(equal_height=True):
         w["refresh"] = gr.Button("Search", elem_id="library-refresh")
         w["previous"] = gr.Button("◀ Previous page", elem_id="library-previous", size="sm")
         w["page"] = gr.Number(value=1, precision=0, minimum=1, label="Page", elem_id="library-page", min_width=80)
         w["next"] = gr.Button("Next page ▶", elem_id="library-next", size="sm")
         w["page_size"] = gr.Dropdown(list(PAGE_SIZES), value=PAGE_SIZES[0], label="Per page", min_width=80)
     w["where"] = gr.Markdown(elem_id="library-where")
-    w["gallery"] = gr.Gallery(label="Preferred images", columns=6, height=260, elem_id="library-gallery")
+    with styled(THUMBNAILS_CSS, "library-thumbnails"):
+        w["gallery"] = gr.Gallery(label="Preferred images", columns=6, height=260, elem_id="library-gallery")
     w["table"] = gr.Dataframe(label="Records (click a row to pick it)", interactive=False, wrap=True,
                               elem_id="library-table", headers=list(TABLE_COLUMNS),
                               column_widths=list(TABLE_COLUMNS.values()))

@@ -59,6 +59,7 @@ def build(form: FormWidgets, runtime: Runtime, templates: TemplateSet, context: 
             use_button = gr.Button("Use the best prompt in column 1", elem_id="search-use")
         summary = gr.Markdown(elem_id="search-summary")
         history = gr.Dataframe(pd.DataFrame(columns=HISTORY_COLUMNS), interactive=False, wrap=True,
+                               column_widths=["70px", "110px", "80px", "70px", "80px", "560px"],  # no header breaks
                                elem_id="search-history", label="Every step tried (press Search to fill it)")
         best = gr.State("")
 

@@ -23,6 +23,7 @@ from ..comparison import Comparison, ComparisonResult
 from ..config import get_settings
 from ..engine.generate import ProgressFn, joined, run, stream
 from ..errors import PlaygroundError
+from ..files import trim_outputs
 from ..judges import base as judging
 from ..judges.base import AUTO, Context, Judges
 from ..judges.rank import best_in_row, best_of_n
@@ -34,11 +35,13 @@ GRID_FILE = "grid.png"  # the labelled grid, in the ZIP and on its own
 
 
 def new_run_folder(root: Path | None = None) -> Path:
-    """A fresh folder under the outputs folder, named by UTC time and a random suffix."""
+    """A fresh folder under the outputs folder, named by UTC time and a random suffix (the oldest
+    grids and exports are trimmed first, to keep the folder under PLAYGROUND_OUTPUTS_MB)."""
     root = root or get_settings().outputs_dir
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = root / f"{stamp}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
+    trim_outputs(keep=[folder])
     return folder
 
 

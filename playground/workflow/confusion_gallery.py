@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.curated import Confusion
-from ..catalog.templates import TemplateSet
+from ..catalog.curated import Confusion, load_curated
+from ..catalog.templates import TemplateSet, load_templates
 from ..comparison import Comparison
 from ..config import get_settings
 from ..engine.generate import ProgressFn
@@ -24,6 +26,8 @@ from ..judges.base import Context, Judges
 from ..models.registry import model_preset
 from ..render.export import save_images
 from .compare import generate_and_evaluate
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,24 @@ def draw(cases: Sequence[Confusion], model_id: str, scorer_id: str, templates: T
                 tmp.write_text(json.dumps({"seen": list(result.frame["probe_top3"].iloc[0])}), encoding="utf-8")
             picture = Picture(case, path, list(result.frame["probe_top3"].iloc[0]))
         yield picture
+
+
+def draw_in_background(model_id: str, scorer_id: str, offline: bool) -> threading.Thread | None:
+    """With PLAYGROUND_DRAW_CASES=1, draw the cases not drawn yet while the app starts, so the
+    Educators tab's first visitor finds them on disk; progress and failures go to the log (the
+    tab draws whatever is still missing, and skips a case drawn meanwhile)."""
+    if not get_settings().draw_cases:
+        return None
+    curated = load_curated()
+    cases, context = curated.confusions, Context(curated, offline)
+
+    def work() -> None:
+        try:
+            for number, picture in enumerate(draw(cases, model_id, scorer_id, load_templates(), context), start=1):
+                logger.info("Educators: %d of %d cases drawn on %s (%s).", number, len(cases), model_id, picture.case.id)
+        except Exception as exc:  # the tab will draw them and say what is wrong
+            logger.warning("Could not draw the Educators cases on %s: %s", model_id, exc)
+
+    thread = threading.Thread(target=work, name="draw-cases", daemon=True)
+    thread.start()
+    return thread

@@ -114,6 +114,7 @@ class CompareForm:
             width=self.width or None, height=self.height or None,
         )
         comparison.check_inputs()
+        comparison.check_work()  # a request to the app: one request's work is capped
         return comparison, judges
 
     def notes(self, templates: TemplateSet) -> list[str]:

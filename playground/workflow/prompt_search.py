@@ -22,7 +22,9 @@ import pandas as pd
 from ..catalog.curated import Curated, load_curated
 from ..catalog.templates import TemplateSet, load_templates
 from ..comparison import Comparison
+from ..csv_files import write_csv
 from ..engine.generate import ProgressFn, run
+from ..engine.progress import StepCounter
 from ..errors import PlaygroundError
 from ..judges.base import Context, Judges
 from ..models.registry import model_preset
@@ -84,13 +86,29 @@ def _without_word(prompt: str, subject: str, rng: random.Random) -> str:
 
 
 class _Scorer:
-    """Draws one prompt on some seeds and judges it: the mean checklist score."""
+    """Draws one prompt on some seeds and judges it: the mean checklist score. Its many small
+    grids report as one: `images` in all, counted on one `StepCounter` (one bar, never restarting)."""
 
     def __init__(self, column: Column, subject: str, model_id: str, judges: Judges, context: Context,
-                 progress: ProgressFn | None) -> None:
+                 progress: ProgressFn | None, images: int) -> None:
         self.column, self.subject, self.model_id = column, subject, model_id
         self.judges, self.context, self.progress = judges, context, progress
         self.setting = model_preset(model_id).settings[0]
+        self.counter = StepCounter(images * self.setting.steps, images, progress, noun="images of the search")
+
+    def _reporter(self, n_images: int) -> ProgressFn | None:
+        """One grid's progress, counted on the search's counter (a download is passed on as it is)."""
+        if self.progress is None:
+            return None
+        on_step = self.counter.batch_callback(n_images, self.setting.steps)
+
+        def report(done: float, total: float, what: str = "") -> None:
+            if what.startswith("Downloading"):
+                self.progress(done, total, what)
+            elif done:
+                on_step(None, int(done) // n_images - 1, None, {})
+
+        return report
 
     def result(self, prompt: str, seeds: Sequence[int]):
         comparison = Comparison(self.subject, [Column(prompt, self.column.template_id, self.column.negative_prompt,
@@ -99,7 +117,9 @@ class _Scorer:
                                 guidance_scorer_id=self.judges.scorer_id)
         if list(comparison.seeds) != list(seeds):
             raise PlaygroundError("Search seeds must be consecutive numbers.")
-        return evaluate(run(comparison, self.progress), self.judges, self.context)
+        drawn = run(comparison, self._reporter(len(seeds)))
+        self.counter.finish_batch()
+        return evaluate(drawn, self.judges, self.context)
 
     def __call__(self, prompt: str, seeds: Sequence[int]) -> float:
         frame = self.result(prompt, seeds).frame
@@ -119,7 +139,8 @@ def search(
     judges, context, templates = Judges.of(judges), context or Context(load_curated()), templates or load_templates()
     curated = context.curated
     column = templates[template_id].column(subject)
-    score = _Scorer(column, subject, model_id, judges, context, progress)
+    drawn = budget // len(seeds) * len(seeds) + 2 * len(held_out)  # the search's images, then start and best held out
+    score = _Scorer(column, subject, model_id, judges, context, progress, drawn)
     if budget < 2 * len(seeds):
         raise PlaygroundError(f"A budget of {budget} images cannot try a single mutation on {len(seeds)} seeds; "
                               f"give at least {2 * len(seeds)}.")
@@ -143,7 +164,7 @@ def search(
     start_held, best_held = (score.result(p, held_out) for p in (start, best))
     saved = save_result(best_held, folder)
     held = [float(r.frame[judges.checklist].mean()) for r in (start_held, best_held)]
-    pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(folder / "search.csv", index=False)
+    write_csv(pd.DataFrame(history, columns=HISTORY_COLUMNS), folder / "search.csv")
     record_id = None
     if log:
         note = (f"prompt search from {template_id}: checklist score {held[0]:.3f} -> {held[1]:.3f} on held-out seeds "

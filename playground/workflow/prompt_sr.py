@@ -11,17 +11,28 @@ from __future__ import annotations
 import csv
 from dataclasses import replace
 
+from .. import limits
+from ..config import get_settings
 from ..errors import PlaygroundError
 from ..types import MAX_COLUMNS, Column
 
 
 def parse(spec: str) -> list[str]:
-    """The terms of an S/R line, in order, blanks dropped."""
-    terms = [t.strip() for t in next(csv.reader([spec or ""], skipinitialspace=True), [])]
-    terms = [t for t in terms if t]
+    """The terms of an S/R line, in order, blanks dropped. Each term is held to the prompt limit,
+    and the line to room for MAX_COLUMNS of them, before the csv module reads it (its own limit,
+    131,072 characters a field, would raise an error no person could act on)."""
+    chars = get_settings().max_prompt_chars
+    limits.text(spec, "The Prompt S/R line", MAX_COLUMNS * (2 * chars + 4))  # each term quoted, its quotes doubled
+    try:
+        terms = [t.strip() for t in next(csv.reader([spec or ""], skipinitialspace=True), [])]
+    except csv.Error:
+        raise PlaygroundError(f"Prompt S/R could not be read as one line of comma-separated terms (got "
+                              f"{limits.shown(spec)}): a term that holds a line break goes in double quotes, and "
+                              f"a term has at most {chars:,} characters.") from None
+    terms = [limits.text(t, "A Prompt S/R term", chars) for t in terms if t]
     if len(terms) < 2:
         raise PlaygroundError(f"Prompt S/R needs the word to replace and at least one replacement, comma-separated "
-                              f"(e.g. \"H&E, immunohistochemistry\"); got {spec!r}.")
+                              f"(e.g. \"H&E, immunohistochemistry\"); got {limits.shown(spec)}.")
     if len(terms) > MAX_COLUMNS:
         raise PlaygroundError(f"Prompt S/R makes one column per term, at most {MAX_COLUMNS}; got {len(terms)} terms.")
     if len(set(terms)) < len(terms):

@@ -27,6 +27,7 @@ from .. import samplers, schema
 from ..catalog.curated import Criterion, Curated, load_curated
 from ..catalog.templates import TemplateSet
 from ..comparison import Comparison
+from ..csv_files import write_csv
 from ..engine.generate import (
     ProgressFn,
     check_image_to_image,
@@ -38,7 +39,7 @@ from ..errors import PlaygroundError
 from ..judges.base import Context, Judges
 from ..judges.criteria import PASS
 from ..models.registry import model_preset
-from ..render.export import save_images, write_csv
+from ..render.export import save_images
 from ..stores.records import content_hash
 from ..types import GuidanceSetting
 from .compare import new_run_folder
@@ -194,6 +195,20 @@ def refine(
             break  # nothing improves
         kept = {"image": images[best], "prompt": prompt, "negative": negative, "hash": hashes[best]}
         kept_reading = readings[best]
+
+
+def why_stopped(trajectory: pd.DataFrame, rounds: int) -> str:
+    """Why a finished refine ended where it did, in a sentence (the loop's three ways out)."""
+    last = int(trajectory["round"].max())
+    kept = trajectory[trajectory["kept"]].iloc[-1]
+    score = f"the kept image scores {kept['checklist_score']:.3f}, {kept['criteria_passed']} criteria passed"
+    if not last:
+        return f"Nothing to refine: every criterion passes already ({score})."
+    if not trajectory[trajectory["round"] == last]["kept"].any():
+        return f"Stopped after round {last}: no candidate beat the kept image ({score})."
+    if last == rounds:
+        return f"Ran all {rounds} round(s); {score}."
+    return f"Stopped after round {last}: every criterion passes ({score})."
 
 
 def _trajectory(steps: list[dict], folder: Path) -> pd.DataFrame:

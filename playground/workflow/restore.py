@@ -8,14 +8,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .. import samplers
+from .. import limits, samplers
 from ..catalog.curated import Confusion
 from ..catalog.templates import TemplateSet
+from ..config import get_settings
 from ..errors import PlaygroundError
 from ..models import registry as model_registry
 from ..models.registry import model_preset
 from ..render.export import parse_parameters
-from ..types import MIN_CLIP_GUIDED_STEPS, GuidanceSetting, cell_negative_prompt
+from ..types import (
+    MAX_CLIP_GUIDANCE,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MIN_CLIP_GUIDED_STEPS,
+    GuidanceSetting,
+    cell_negative_prompt,
+)
 from .form import FREE, CompareForm
 
 REPRODUCE_STEPS = 20  # A1111's default, for a PNG that does not say
@@ -51,41 +59,67 @@ def from_record(record: Mapping, templates: TemplateSet) -> CompareForm:
 def from_parameters(text: str, templates: TemplateSet, offered: Sequence[str]) -> CompareForm:
     """The request that redraws a PNG's image from its ``parameters`` text: one the playground
     wrote, or AUTOMATIC1111's PNG Info (prompt, negative prompt, steps, sampler, CFG, seed, size,
-    model). A model not offered here (A1111 names a checkpoint file) leaves the page's model."""
+    model). A model not offered here (A1111 names a checkpoint file) leaves the page's model.
+
+    The text is the visitor's: every number is held to the range a comparison accepts and every
+    text to the prompt limit, each with a sentence, before anything reaches the page."""
     found = parse_parameters(text)
     if not found["prompt"].strip():
         raise PlaygroundError("This PNG carries no generation parameters (no prompt in its 'parameters' text).")
-    width, _, height = str(found.get("Size", "0x0")).partition("x")
+    chars = get_settings().max_prompt_chars
+    prompt, negative, subject = (limits.text(value, f"The PNG's {what}", chars) for value, what in (
+        (found["prompt"], "prompt"), (found["negative_prompt"], "negative prompt"),
+        (found.get("Subject") or found["prompt"], "subject")))
     sampler = found.get("Sampler", samplers.DEFAULT)
     if found.get("Schedule type") == "Karras" and f"{sampler} Karras" in samplers.names():
         sampler = f"{sampler} Karras"  # newer A1111 writes the schedule on its own
     model = found.get("Model", "")
     record = {
-        "subject": found.get("Subject") or found["prompt"], "prompt": found["prompt"],
-        "negative_prompt": found["negative_prompt"], "template_id": found.get("Template", FREE),
-        "scheduler": sampler, "steps": _whole(found.get("Steps", REPRODUCE_STEPS), "Steps"),
-        "guidance_scale": _number(found.get("CFG scale", 7.5), "CFG scale"),
-        "clip_guidance_scale": _number(found.get("CLIP guidance", 0), "CLIP guidance"),
-        "seed": _whole(found.get("Seed", 0), "Seed"), "width": _whole(width or 0, "Size"),
-        "height": _whole(height or 0, "Size"), "model_id": model if model in offered else None, "id": "from a PNG",
+        "subject": subject, "prompt": prompt, "negative_prompt": negative, "template_id": found.get("Template", FREE),
+        "scheduler": sampler, **_numbers(found), "model_id": model if model in offered else None, "id": "from a PNG",
     }
     request = from_record(record, templates)
-    return replace(request, label="the dropped PNG" + (f" (made with {model!r}, not offered here)" if model and
-                                                         model not in offered else ""))
+    return replace(request, label="the dropped PNG" + (f" (made with {limits.shown(model)}, not offered here)"
+                                                        if model and model not in offered else ""))
 
 
-def _number(value: str, name: str) -> float:
+def _numbers(found: Mapping[str, str]) -> dict[str, float | int]:
+    """The PNG's numbers (A1111's defaults where it does not say), each held to what a comparison
+    accepts: NaN, infinity, 1e300 and negative seeds get a sentence, as typed ones do."""
+    config = get_settings()
+    width, height = _size(found.get("Size"), config.max_size)
+    return {
+        "steps": limits.whole_number(_number(found.get("Steps", REPRODUCE_STEPS), "Steps"), "The PNG's Steps", 1,
+                                     config.max_steps),
+        "guidance_scale": limits.number(_number(found.get("CFG scale", 7.5), "CFG scale"), "The PNG's CFG scale", 0,
+                                        MAX_GUIDANCE),
+        "clip_guidance_scale": limits.number(_number(found.get("CLIP guidance", 0), "CLIP guidance"),
+                                             "The PNG's CLIP guidance", 0, MAX_CLIP_GUIDANCE),
+        "seed": limits.whole_number(_number(found.get("Seed", 0), "Seed"), "The PNG's Seed", 0, MAX_SEED),
+        "width": width, "height": height,
+    }
+
+
+def _size(size: str | None, most: int) -> tuple[int, int]:
+    """A PNG's ``Size`` (WIDTHxHEIGHT) as two whole numbers in 64..`most`; (0, 0), the model's
+    own size, when the PNG does not say."""
+    if size is None:
+        return 0, 0
+    width, x, height = size.partition("x")
+    if not x:
+        raise PlaygroundError(f"The PNG's Size must be WIDTHxHEIGHT, such as 512x768; got {limits.shown(size)}.")
+    return (limits.whole_number(_number(width, "Size"), "The PNG's width", 64, most),
+            limits.whole_number(_number(height, "Size"), "The PNG's height", 64, most))
+
+
+def _number(value: object, name: str) -> float | int:
+    """A number written in a PNG's text ("20", "7.5", "nan", "1e300"); a whole one as an int, so a
+    sentence about it reads "got 150", not "got 150.0"."""
     try:
-        return float(value)
+        number = float(value)  # type: ignore[arg-type]
     except ValueError:
-        raise PlaygroundError(f"The PNG's {name} is not a number: {value!r}.") from None
-
-
-def _whole(value: str, name: str) -> int:
-    number = _number(value, name)
-    if number != int(number):
-        raise PlaygroundError(f"The PNG's {name} is not a whole number: {value!r}.")
-    return int(number)
+        raise PlaygroundError(f"The PNG's {name} must be a number, got {limits.shown(value)}.") from None
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def from_confusion(case: Confusion, templates: TemplateSet, model_id: str) -> CompareForm:
