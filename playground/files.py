@@ -3,9 +3,10 @@
 Everything a request leaves in the outputs folder (a grid's run folder, an export, the Educators'
 pictures, raters' blinded copies) can be drawn, exported or copied again, so `trim_outputs` removes
 the least recently written of those folders until the folder holds at most PLAYGROUND_OUTPUTS_MB.
-Never touched: the library's own images (`outputs/library/`) and the run folders
-(`PLAYGROUND_HOME/runs/`, where ratings live), which are outside the outputs folder. A write that
-fails for want of space is a sentence, and leaves nothing half-written.
+Never touched: the library's own images (`outputs/library/`), the operator's sweep runs and any run
+rated in the last day (`PLAYGROUND_HOME/runs/`, outside the outputs folder; a visitor's idle run,
+made from a Compare grid, counts toward the cap, see research/access.py). A write that fails for
+want of space is a sentence, and leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def _last_written(folder: Path) -> float:
+def last_written(folder: Path) -> float:
     """When anything in `folder` was last written (a grid saved batch by batch counts from its last)."""
     return max((f.stat().st_mtime for f in folder.rglob("*")), default=folder.stat().st_mtime)
 
@@ -78,20 +79,23 @@ def _disposable(outputs: Path) -> Iterator[Path]:
             yield entry
 
 
-def trim_outputs(keep: Iterable[Path] = ()) -> list[Path]:
+def trim_outputs(keep: Iterable[Path] = (), extra: Iterable[Path] = ()) -> list[Path]:
     """Remove the least recently written disposable folders of the outputs folder until it holds at
     most PLAYGROUND_OUTPUTS_MB (the library's images count, but stay); `keep` (the folder a request
-    is writing) stays too. Returns what was removed."""
+    is writing) stays too. `extra` folders elsewhere (visitors' idle rating runs) count toward the
+    cap and may go like the others. Returns what was removed."""
+    extra = list(extra)
     settings = get_settings()
     outputs, cap = settings.outputs_dir, settings.outputs_mb * 2**20
     if cap <= 0 or not outputs.is_dir():
         return []
     kept = {Path(p).resolve() for p in keep}
-    total = _size(outputs)
+    total = _size(outputs) + sum(_size(folder) for folder in extra)
     if total <= cap:
         return []
     removed = []
-    for folder in sorted((f for f in _disposable(outputs) if f.resolve() not in kept), key=_last_written):
+    candidates = [*_disposable(outputs), *extra]
+    for folder in sorted((f for f in candidates if f.resolve() not in kept), key=last_written):
         total -= _size(folder)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

@@ -27,6 +27,11 @@ def test_generate_read_a_score_and_prefer(page, app_url):
     expect(bars).to_have_count(4)  # a bar for every cell: 2 templates (2 colours) x 2 rows
 
     before = len(Library().to_frame())
+    page.locator("#prefer").click()  # nothing selected yet: one message
+    expect(page.locator(".toast-body")).to_contain_text("Select an image first")
+    page.locator("#grid figure").first.locator("summary").click()  # enlarge and select image #1
+    page.locator(".pg-zoom[open] > summary").click(position={"x": 5, "y": 5})
+    expect(page.locator("#selected input")).to_have_value("1")
     page.locator("#prefer").click()
     status = page.locator("#prefer-status")
     status.get_by_text(re.compile("record #")).wait_for(timeout=30_000)
@@ -235,7 +240,7 @@ def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch
     tracker = page.locator("#grid [data-testid=status-tracker]")
     expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=60_000)  # the stopped event has ended
     assert 0 < figures.count() < 16
-    expect(page.locator(".toast-body")).to_contain_text(re.compile(r"Stopped after \d+ of 16 images, as asked"))
+    expect(page.locator(".toast-body")).to_contain_text(re.compile(r"Stopped after \d+ of \d+ images, as asked"))
     headers = [h.strip() for h in page.locator("#grid thead th").all_inner_texts()[1:]]
     assert headers[0] == "c1 histopathology-short · S/R: histopathological"
     expect(page.locator("#download")).to_contain_text(re.compile(r"comparison\s*\.zip"))  # saved so far: images and ZIP

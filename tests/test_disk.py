@@ -11,7 +11,8 @@ from pathlib import Path
 
 from playground import GuidanceSetting, compare
 from playground.config import get_settings
-from playground.files import download_folder
+from playground.files import download_folder, trim_outputs
+from playground.research import access
 from playground.workflow.compare import new_run_folder
 
 
@@ -63,3 +64,19 @@ def test_a_full_disk_is_a_sentence_and_nothing_half_written(tmp_path):
     said = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600).stdout
     assert said.startswith("PlaygroundError ") and "could not be saved: the disk is full" in said
     assert not [p for p in (tmp_path / "grid").rglob("*") if p.name.endswith(".tmp")]  # nothing half-written
+
+
+def test_a_visitors_idle_rating_run_counts_toward_the_cap_an_operators_or_a_rated_one_never(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    monkeypatch.setenv("PLAYGROUND_OUTPUTS_MB", "1")
+    runs = get_settings().runs_dir
+    operators = folder_of(runs / "glide", 600, age_s=10 * 86400)  # swept by the operator: no owner
+    idle = folder_of(runs / "compare-old", 600, age_s=3 * 86400)
+    (idle / access.OWNER_FILE).write_text(access.digest("k" * 24), encoding="ascii")
+    os.utime(idle / access.OWNER_FILE, (idle.stat().st_mtime - 3 * 86400,) * 2)
+    rated = folder_of(runs / "compare-rated", 600, age_s=3 * 86400)
+    (rated / access.OWNER_FILE).write_text(access.digest("r" * 24), encoding="ascii")  # written just now: a rating
+    assert access.idle_visitor_runs() == [idle]
+    grid = folder_of(get_settings().outputs_dir / "20260101-000000-cccccccc", 600, age_s=60)
+    removed = trim_outputs(extra=access.idle_visitor_runs())
+    assert removed == [idle] and operators.is_dir() and rated.is_dir() and grid.is_dir()

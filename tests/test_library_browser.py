@@ -39,7 +39,7 @@ def test_prefer_find_upvote_reopen_and_export(page, app_url):
     status.get_by_text(re.compile(f"[Rr]ecord #{record}")).wait_for(timeout=20_000)
     votes = Library().get(record)["votes"]
     page.locator("#library-upvote").click()  # one visitor counts once per record
-    status.get_by_text(f"Your vote for record #{record} was counted already (it has {votes} votes)").wait_for(
+    status.get_by_text(f"Your vote for record #{record} was counted already (votes: {votes})").wait_for(
         timeout=20_000)
     assert Library().get(record)["votes"] == votes
 

@@ -57,5 +57,5 @@ def test_a_script_upvoting_in_a_loop_counts_once(client, app_url, fresh_library)
         again = client.predict(record_id, api_name="/library_upvote")
     fresh = Client(app_url, verbose=False).predict(record_id, api_name="/library_upvote")  # a new session
     for message in (again, fresh):
-        assert message.startswith(f"Your vote for record #{record_id} was counted already (it has 2 votes)")
+        assert message.startswith(f"Your vote for record #{record_id} was counted already (votes: 2)")
     assert Library().get(record_id)["votes"] == 2

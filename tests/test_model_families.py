@@ -70,7 +70,7 @@ def family_run(request, tmp_path_factory) -> FamilyRun:
     denoiser.watch(pipe, ["unet", "transformer"])
     try:
         result = compare("melanoma", TEMPLATES, TWO_SETTINGS, images_per_cell=2, model_id=model_id,
-                         folder=tmp_path_factory.mktemp(model_id), progress=lambda d, t: progress.append((d, t)))
+                         folder=tmp_path_factory.mktemp(model_id), progress=lambda d, t, _what: progress.append((d, t)))
     finally:
         encoders.stop()
         denoiser.stop()

@@ -117,7 +117,7 @@ def test_an_unknown_record_is_named(client):
 
 
 @pytest.mark.parametrize(("number", "message"), [(1e300, "The image number must be"), (-1, "The image number must be"),
-                                                (0, "The image number must be")])
+                                                (0, "Select an image first")])
 def test_prefer_image_numbers_out_of_range_get_a_sentence(client, number, message):
     call_compare(client, images_per_cell=1, settings={**SETTINGS, "data": [[4.0, 2, "default", ""]]})
     with pytest.raises(AppError, match=message):

@@ -22,7 +22,7 @@ def test_refine_a_grid_image_then_prefer_a_refined_step_with_its_parent(page, ap
     page.locator("#refine").click()
     trajectory = page.locator("#trajectory")
     trajectory.get_by_text(re.compile(r"round 1, candidate 2")).first.wait_for(timeout=180_000)
-    expect(page.locator("#refine-status")).to_contain_text(re.compile(r"^(Stopped after round|Ran all)"), timeout=180_000)
+    expect(page.locator("#refine-status")).to_contain_text(re.compile(r"(Stopped after round|Ran all)"), timeout=180_000)
     table = page.locator("#trajectory-table").inner_text()
     assert "flipped" in table and "checklist score" in table
     trajectory.get_by_text(re.compile(r"^#1 · round 1, candidate 1")).click()  # the first refined candidate

@@ -74,7 +74,7 @@ def test_prefer_logs_the_chosen_image_to_the_library(client):
     assert frame.loc[record_id, "subject"] == "lung adenocarcinoma"
     assert frame.loc[record_id, "note"] == "clear glands" and frame.loc[record_id, "seed"] == 8
     again = client.predict(image=2, note="", api_name="/prefer")
-    assert again.startswith(f"Your vote for record #{record_id} was counted already (it has 1 vote)")  # one visitor
+    assert again.startswith(f"Your vote for record #{record_id} was counted already (votes: 1)")  # one visitor
 
 
 @pytest.mark.parametrize(

@@ -17,13 +17,14 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..blinding import secret_key
 from ..config import get_settings
 from ..errors import PlaygroundError
-from ..files import atomic
+from ..files import atomic, last_written
 
 OWNER_FILE = ".owner-key-hash"
 KEY = re.compile(r"[A-Za-z0-9_-]{24}")
@@ -76,6 +77,18 @@ def claim(folder: Path, key: str) -> None:
     never listed for everyone, not even for a moment)."""
     with atomic(folder / OWNER_FILE) as tmp:
         tmp.write_text(digest(key), encoding="ascii")
+
+
+def idle_visitor_runs(hold_s: float = 86400) -> list[Path]:
+    """Runs made from a visitor's Compare grid that nobody rated or made in the last `hold_s`
+    seconds: disposable, like the grid they came from (files.trim_outputs may remove them). An
+    operator's run (no owner) and a run someone is rating are never among them."""
+    root = get_settings().runs_dir
+    if not root.is_dir():
+        return []
+    now = time.time()
+    return [folder for folder in root.iterdir()
+            if (folder / OWNER_FILE).is_file() and now - last_written(folder) > hold_s]
 
 
 def runs() -> list[str]:

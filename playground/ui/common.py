@@ -68,6 +68,8 @@ def voter_of(request: gr.Request | None) -> Voter:
 def image_position(count: int, number: object) -> int:
     """The frame position of image `number` of a grid of `count`, counted from 1 as the grid, the
     table, the file names and the API count them (0 is "none selected": refused with a sentence)."""
+    if number is None or number == 0:
+        raise PlaygroundError("Select an image first: click one in the grid (its number shows under it).")
     return limits.whole_number(number, "The image number", 1, max(count, 1)) - 1
 
 
@@ -81,9 +83,8 @@ def styled(css: str, elem_id: str) -> gr.HTML:
 
 def counted_already(record_id: int, votes: int) -> str:
     """Why a visitor's second vote for a record did not count."""
-    return (f"Your vote for record #{record_id} was counted already (it has {votes} vote{'' if votes == 1 else 's'}): "
-            "one visitor counts "
-            f"once per record in {window_hours():g} hours.")
+    return (f"Your vote for record #{record_id} was counted already (votes: {votes}): one visitor counts once per "
+            f"record in {window_hours():g} hours.")
 
 
 def vote_said(logged, lineage: str = "") -> str:

@@ -20,6 +20,7 @@ from ..render.markdown import code, text
 from ..types import MAX_COLUMNS, MAX_MODELS
 from ..workflow.form import (
     AUTO,
+    DEFAULT_SUBJECT,
     FREE,
     NONE,
     OFF,
@@ -31,7 +32,7 @@ from ..workflow.form import (
 )
 
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
-EXAMPLE_SUBJECTS = ["Graves' disease", "lung adenocarcinoma", "melanoma", "the brain"]
+EXAMPLE_SUBJECTS = [DEFAULT_SUBJECT, "lung adenocarcinoma", "melanoma", "the brain"]
 
 
 def shown_prompt(subject: str, template_id: str, current: str, templates: TemplateSet, filled_for: str = "") -> str:

@@ -101,6 +101,7 @@ def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: g
         gallery = gr.HTML("Open this tab to draw the cases.", css_template=CARDS_CSS, elem_id="confusion-gallery")
         table = gr.Dataframe(cases_table(curated), interactive=False, wrap=True, elem_id="confusion-cases",
                              column_widths=["13%", "13%", "10%", "18%", "22%", "24%"],  # every column readable, wrapped
+                             max_height=1400,  # every case's row drawn (a shorter box leaves the last ones undrawn)
                              label=f"{len(curated.confusions)} documented cases")
         with gr.Row():
             case = gr.Dropdown([(f"{c.subject} ({c.modality})", c.id) for c in curated.confusions],

@@ -28,6 +28,7 @@ from . import prompt_sr as prompt_sr_axis
 FREE = "free"  # a column whose prompt is typed, not filled from a template
 OFF = "off"  # an unused column
 NONE = "none"  # no medical CLIP, no domain CLIP, no checklist judge
+DEFAULT_SUBJECT = "Graves' disease"  # the page's first subject: its prompts are the form's defaults
 SETTINGS_HEADERS = ["guidance_scale", "steps", "scheduler", "negative_prompt", "clip_guidance_scale"]  # GuidanceSetting's fields
 
 
@@ -143,15 +144,16 @@ def chosen_models(model: Sequence[str] | str | None) -> list[str]:
 def column_of(template_id: str, prompt: str, subject: str, templates: TemplateSet, filled_for: str = "") -> Column | None:
     """The grid column a tab column stands for (None when it is off). A template column holds the
     template filled with `subject`, unless its prompt was edited: a prompt that is empty, or is the
-    template filled for `filled_for` (the subject the page last filled it for; an API caller who
-    names only a subject sends the page's defaults), is filled again for this subject."""
+    template filled for `filled_for` (the subject the page last filled it for) or for the page's
+    first subject (an API caller who names only a subject sends those defaults, whatever the
+    session's `filled_for` became), is filled again for this subject."""
     if template_id == OFF:
         return None
     if template_id == FREE:
         return Column(prompt or "")
     template = templates[template_id]
     prompt = (prompt or "").strip()
-    unedited = not prompt or (filled_for.strip() and prompt == template.fill(filled_for))
+    unedited = not prompt or any(prompt == template.fill(s) for s in {filled_for, DEFAULT_SUBJECT} if s.strip())
     if unedited and subject.strip():
         return template.column(subject)
     return template.column(subject, prompt or template.text)  # edited; or no subject, which the comparison refuses
