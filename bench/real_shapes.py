@@ -99,15 +99,22 @@ def decoder(class_name: str, key: str, channels: int, factor: int) -> Callable[[
     return work
 
 
+def encoder(model_class: str, config_class: str, key: str, n_tokens: int) -> Callable[[str], str]:
+    """One pass of a text encoder over `n_tokens` random tokens: its last hidden state's shape."""
+    def work(device: str) -> str:
+        model = transformers_model(model_class, config_class, key, device)
+        out = model(tokens(n_tokens, model.config.vocab_size, device)).last_hidden_state
+        return f"tokens 1x{n_tokens} -> {shape(out)}"
+
+    return work
+
+
 # --- the families -------------------------------------------------------------------------------
 
 def sd(checks: list[Check]) -> None:
     repo = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
-    def text(device):
-        model = transformers_model("CLIPTextModel", "CLIPTextConfig", f"{repo}/text_encoder", device)
-        out = model(tokens(SD_TOKENS, model.config.vocab_size, device)).last_hidden_state
-        return f"tokens 1x{SD_TOKENS} -> {shape(out)}"
+    text = encoder("CLIPTextModel", "CLIPTextConfig", f"{repo}/text_encoder", SD_TOKENS)
 
     def unet(device):
         model = diffusers_model("UNet2DConditionModel", f"{repo}/unet", device)
@@ -145,10 +152,7 @@ def sdxl(checks: list[Check]) -> None:
 def sd3(checks: list[Check]) -> None:
     repo = "stabilityai/stable-diffusion-3-medium-diffusers"
 
-    def t5(device):
-        model = transformers_model("T5EncoderModel", "T5Config", f"{repo}/text_encoder_3", device)
-        out = model(tokens(T5_TOKENS, model.config.vocab_size, device)).last_hidden_state
-        return f"tokens 1x{T5_TOKENS} -> {shape(out)}"
+    t5 = encoder("T5EncoderModel", "T5Config", f"{repo}/text_encoder_3", T5_TOKENS)
 
     def transformer(device):
         model = diffusers_model("SD3Transformer2DModel", f"{repo}/transformer", device)
@@ -197,10 +201,7 @@ def pixart(checks: list[Check]) -> None:
 def sana(checks: list[Check]) -> None:
     repo = "Efficient-Large-Model/Sana_1600M_1024px_diffusers"
 
-    def gemma(device):
-        model = transformers_model("Gemma2Model", "Gemma2Config", f"{repo}/text_encoder", device)
-        out = model(tokens(GEMMA_TOKENS, model.config.vocab_size, device)).last_hidden_state
-        return f"tokens 1x{GEMMA_TOKENS} -> {shape(out)}"
+    gemma = encoder("Gemma2Model", "Gemma2Config", f"{repo}/text_encoder", GEMMA_TOKENS)
 
     def transformer(device):
         model = diffusers_model("SanaTransformer2DModel", f"{repo}/transformer", device)

@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,27 +57,45 @@ def download_folder(prefix: str) -> Path:
     outputs = get_settings().outputs_dir
     outputs.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=outputs))
-    trim_outputs(keep=[folder])
+    trim_soon(keep=[folder])
     return folder
 
 
-def _size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+def usage(folder: Path | str) -> tuple[int, float]:
+    """(bytes of every file under `folder`, when a file in it was last written; the folder's own
+    time when it holds none), in one walk: a grid saved batch by batch counts from its last batch."""
+    size, last = 0, 0.0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                inner, written = usage(entry.path)
+            else:
+                stat = entry.stat(follow_symlinks=False)
+                inner, written = stat.st_size, stat.st_mtime
+            size, last = size + inner, max(last, written)
+    return size, last or os.stat(folder).st_mtime
 
 
 def last_written(folder: Path) -> float:
-    """When anything in `folder` was last written (a grid saved batch by batch counts from its last)."""
-    return max((f.stat().st_mtime for f in folder.rglob("*")), default=folder.stat().st_mtime)
+    """When anything in `folder` was last written."""
+    return usage(folder)[1]
 
 
-def _disposable(outputs: Path) -> Iterator[Path]:
+def _split(outputs: Path) -> tuple[list[Path], int]:
+    """(the disposable folders of the outputs folder, the bytes of everything else in it)."""
+    disposable, kept = [], 0
     for entry in outputs.iterdir():
-        if entry.name in KEPT or not entry.is_dir():
-            continue
-        if entry.name in NESTED:
-            yield from (sub for sub in entry.iterdir() if sub.is_dir())
+        if entry.name in NESTED and entry.is_dir():
+            for sub in entry.iterdir():
+                if sub.is_dir():
+                    disposable.append(sub)
+                else:
+                    kept += sub.stat().st_size
+        elif entry.is_dir() and entry.name not in KEPT:
+            disposable.append(entry)
         else:
-            yield entry
+            kept += usage(entry)[0] if entry.is_dir() else entry.stat().st_size
+    return disposable, kept
 
 
 def trim_outputs(keep: Iterable[Path] = (), extra: Iterable[Path] = ()) -> list[Path]:
@@ -90,17 +109,40 @@ def trim_outputs(keep: Iterable[Path] = (), extra: Iterable[Path] = ()) -> list[
     if cap <= 0 or not outputs.is_dir():
         return []
     kept = {Path(p).resolve() for p in keep}
-    total = _size(outputs) + sum(_size(folder) for folder in extra)
-    if total <= cap:
-        return []
+    disposable, total = _split(outputs)
+    candidates = {folder: usage(folder) for folder in [*disposable, *extra]}
+    total += sum(size for size, _ in candidates.values())
     removed = []
-    candidates = [*_disposable(outputs), *extra]
-    for folder in sorted((f for f in candidates if f.resolve() not in kept), key=last_written):
-        total -= _size(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
+    for folder, (size, _) in sorted(candidates.items(), key=lambda item: item[1][1]):
         if total <= cap:
             break
-    logger.info("Outputs over PLAYGROUND_OUTPUTS_MB=%d: removed the %d least recently written folders.",
-                settings.outputs_mb, len(removed))
+        if folder.resolve() in kept:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
+        removed.append(folder)
+    if removed:
+        logger.info("Outputs over PLAYGROUND_OUTPUTS_MB=%d: removed the %d least recently written folders.",
+                    settings.outputs_mb, len(removed))
     return removed
+
+
+_trimmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trim-outputs")
+
+
+def trim_soon(keep: Iterable[Path] = (), extra: Iterable[Path] = ()) -> None:
+    """`trim_outputs` off the request's path (its walk of a full outputs folder takes a while), in
+    one worker thread: trims run one after another, never two at once."""
+    _trimmer.submit(_trim_logged, list(keep), list(extra))
+
+
+def _trim_logged(keep: list[Path], extra: list[Path]) -> None:
+    try:
+        trim_outputs(keep, extra)
+    except OSError as exc:  # a folder removed under it, say: the next trim goes on
+        logger.warning("Could not trim the outputs folder: %s", exc)
+
+
+def trimmed() -> None:
+    """Wait until every trim asked for so far is done (a test, or a shutdown)."""
+    _trimmer.submit(lambda: None).result()

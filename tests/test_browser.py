@@ -111,6 +111,18 @@ def open_advanced(page) -> None:
     expect(page.locator("#prompt-sr textarea")).to_be_editable()  # the section's last widgets are drawn too
 
 
+def filled(box, value: str) -> None:
+    """Type `value` into `box` until it holds it: a box in a just-opened accordion may be drawn
+    again once, with its value from before."""
+    for _ in range(5):
+        box.fill(value)
+        try:
+            expect(box).to_have_value(value, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+
+
 def settings_cells(page) -> list[str]:
     """The settings table's cells, row by row, as shown."""
     cells = page.locator("#settings [role=gridcell]")
@@ -231,7 +243,7 @@ def test_images_stream_in_and_stop_keeps_what_is_done(page, app_url, monkeypatch
     page.goto(app_url)
     page.locator("#subject textarea").fill("melanoma")
     open_advanced(page)
-    page.locator("#prompt-sr textarea").fill("histopathological, microscopic, schematic, macroscopic")
+    filled(page.locator("#prompt-sr textarea"), "histopathological, microscopic, schematic, macroscopic")
     expect(page.locator("#prompt-sr textarea")).to_have_value("histopathological, microscopic, schematic, macroscopic")
     page.locator("#generate").click()
     figures = page.locator("#grid figcaption")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playground import GuidanceSetting, compare
 from playground.config import get_settings
-from playground.files import download_folder, trim_outputs
+from playground.files import download_folder, trim_outputs, trimmed
 from playground.research import access
 from playground.workflow.compare import new_run_folder
 
@@ -36,14 +36,18 @@ def test_outputs_stay_under_the_cap_oldest_first_and_the_librarys_images_stay(tm
     export = folder_of(outputs / "library-export-x1", 400, age_s=3000)
     recent_grid = folder_of(outputs / "20260101-000500-bbbbbbbb", 500, age_s=10)
     new = new_run_folder()
+    trimmed()  # the trim runs off the request's path
     assert new.is_dir() and library.is_dir() and recent_grid.is_dir()
     assert not oldest_grid.exists() and not old_copies.exists()  # least recently written first, until under the cap
     assert export.is_dir()
     total = sum(f.stat().st_size for f in outputs.rglob("*") if f.is_file())
     assert total <= 2 * 2**20
     download_folder("library-export")  # an export trims the same way
+    trimmed()
     monkeypatch.setenv("PLAYGROUND_OUTPUTS_MB", "1")
-    assert download_folder("library-export").is_dir() and library.is_dir()
+    assert download_folder("library-export").is_dir()
+    trimmed()
+    assert library.is_dir()
     assert not export.exists() and not recent_grid.exists()
 
 

@@ -34,7 +34,7 @@ from .. import limits, schema, stats
 from ..config import get_settings
 from ..csv_files import write_csv
 from ..errors import PlaygroundError
-from ..files import atomic, trim_outputs
+from ..files import atomic, trim_soon
 from ..types import GuidanceSetting
 from . import access
 from .blind import blinded, pseudonyms
@@ -134,7 +134,7 @@ def run_from_result(frame: pd.DataFrame, name: str | None = None, owner_key: str
     table = frame.drop(columns=["image_path"]).assign(image_file=[Path(f).name for f in files], unit=0)
     with atomic(folder / "results.parquet") as tmp:
         table.to_parquet(tmp, index=False)
-    trim_outputs(keep=[folder], extra=access.idle_visitor_runs())  # visitors' idle runs count toward the cap
+    trim_soon(keep=[folder], extra=access.idle_visitor_runs())  # visitors' idle runs count toward the cap
     return name
 
 

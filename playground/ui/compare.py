@@ -8,7 +8,7 @@ name (`inputs_kwargs`), so `/compare` takes keywords and no order of inputs matt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +83,25 @@ class CompareTab:
             lambda: (0, "", "", ""), None, self.selection, show_progress="hidden", api_name=False)
 
 
-def view(saved: ComparisonResult, run: Run) -> tuple:
-    """What the tab shows of a (possibly still streaming) saved result."""
+def view(saved: ComparisonResult, run: Run, images: bool = True) -> tuple:
+    """What the tab shows of a (possibly still streaming) saved result; without `images`, the API's
+    gallery is left as it is (see `streamed`)."""
     frame = saved.frame
     return (grid_html.render(frame), legend(frame, run.comparison.images_per_cell), mean_scores(frame),
-            results_table(frame), str(saved.zip_path), str(saved.folder / GRID_FILE), captioned_images(frame),
-            frame, run)
+            results_table(frame), str(saved.zip_path), str(saved.folder / GRID_FILE),
+            captioned_images(frame) if images else gr.skip(), frame, run)
+
+
+def streamed(results: Iterator[ComparisonResult], run: Run) -> Generator[tuple, None, ComparisonResult | None]:
+    """Each batch as the tab shows it, then the last again with the image files (the API's gallery):
+    sent with every batch, every image would be read and hashed into Gradio's cache again each time.
+    Returns the last result (None when nothing was drawn)."""
+    saved = None
+    for saved in results:
+        yield view(saved, run, images=False)
+    if saved is not None:
+        yield view(saved, run)
+    return saved
 
 
 def _outputs() -> tuple[list, dict]:
@@ -132,11 +145,10 @@ class Handlers:
         """Generate the grid, streaming: each batch appears as soon as it is drawn and judged.
         Keywords: the form's fields (see README "The /compare endpoint")."""
         comparison, judges = CompareForm.from_fields(fields).resolve(self.templates, self.runtime)
-        run, drawn = Run(comparison, judges), 0
-        for saved in gpu.each(stream_to_folder, comparison, judges, context=self.context, progress=progress,
-                              request=request, seconds=budget.compare(comparison, judges)):
-            drawn = len(saved.frame)
-            yield view(saved, run)
+        saved = yield from streamed(gpu.each(stream_to_folder, comparison, judges, context=self.context,
+                                             progress=progress, request=request,
+                                             seconds=budget.compare(comparison, judges)), Run(comparison, judges))
+        drawn = len(saved.frame) if saved else 0
         if drawn < comparison.n_images:  # Stop was pressed: say so, and what was kept
             gr.Info(f"Stopped after {drawn} of {comparison.n_images} images, as asked: those are saved (grid, "
                     "table and ZIP); nothing more was drawn.")
@@ -150,9 +162,9 @@ class Handlers:
         picked = frame.iloc[image_position(len(frame), image)]
         saved = ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
         row, column = int(picked["row"]), int(picked["column"])
-        for result in gpu.each(rerun_cell, run.comparison, saved, row, column, run.judges, context=self.context,
-                               progress=progress, request=request, seconds=budget.cell(run.comparison, row, run.judges)):
-            yield view(result, run)
+        yield from streamed(gpu.each(rerun_cell, run.comparison, saved, row, column, run.judges, context=self.context,
+                                     progress=progress, request=request,
+                                     seconds=budget.cell(run.comparison, row, run.judges)), run)
 
     @user_errors
     def prefer(self, frame: pd.DataFrame | None, image: float | None, note: str = "",

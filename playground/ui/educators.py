@@ -100,7 +100,7 @@ def build(templates: TemplateSet, curated: Curated, compare: CompareTab, tabs: g
         gr.Markdown("Each case drawn on the first model chosen in Compare (its short prompt), with what CLIP sees in it:")
         gallery = gr.HTML("Open this tab to draw the cases.", css_template=CARDS_CSS, elem_id="confusion-gallery")
         table = gr.Dataframe(cases_table(curated), interactive=False, wrap=True, elem_id="confusion-cases",
-                             column_widths=["13%", "13%", "10%", "18%", "22%", "24%"],  # every column readable, wrapped
+                             column_widths=["170px", "150px", "135px", "195px", "240px", "310px"],  # readable, wrapped; a phone scrolls the box
                              max_height=1400,  # every case's row drawn (a shorter box leaves the last ones undrawn)
                              label=f"{len(curated.confusions)} documented cases")
         with gr.Row():

@@ -23,7 +23,7 @@ from ..comparison import Comparison, ComparisonResult
 from ..config import get_settings
 from ..engine.generate import ProgressFn, joined, run, stream
 from ..errors import PlaygroundError
-from ..files import trim_outputs
+from ..files import trim_soon
 from ..judges import base as judging
 from ..judges.base import AUTO, Context, Judges
 from ..judges.rank import best_in_row, best_of_n
@@ -41,7 +41,7 @@ def new_run_folder(root: Path | None = None) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = root / f"{stamp}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
-    trim_outputs(keep=[folder])
+    trim_soon(keep=[folder])
     return folder
 
 
