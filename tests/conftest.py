@@ -107,8 +107,9 @@ def browser():
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is missing; .ci/run installs it with apt-get.")
         pytest.skip("Chromium is not installed (apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a cold app's first answers (imports, model builds) can take seconds
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=path,

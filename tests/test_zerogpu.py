@@ -4,8 +4,14 @@ keeps the worker (and the models it loaded) for the next request."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
+import sys
+import threading
+import time
+import traceback
+import types
 
 import gradio as gr
 import pytest
@@ -17,6 +23,7 @@ from playground.judges.base import Context, Judges
 from playground.models.loading import pipelines_built
 from playground.types import Column
 from playground.ui import gpu
+from playground.ui.zerogpu_standin import importing_elsewhere
 from playground.workflow.compare import stream_to_folder
 
 
@@ -69,3 +76,55 @@ def test_a_second_request_reuses_the_models_the_worker_loaded(tmp_path):
         counts.append(loaded.count("tiny-offline-sdxl"))
     assert counts[0] >= 1 and counts[1] == counts[0]  # the second request built nothing new in the worker
     assert pipelines_built().count("tiny-offline-sdxl") == here  # built in the worker, not in this process
+
+
+def exits(progress=None):
+    os._exit(3)
+
+
+def waits_forever(progress=None):
+    threading.Event().wait()
+
+
+def test_a_worker_that_dies_or_falls_silent_is_a_sentence_and_the_next_request_gets_a_new_one(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_TEST_WORKER", "dies")  # a worker of its own
+    with pytest.raises(gr.Error, match=r"The GPU worker stopped unexpectedly \(exit code 3\)"):
+        list(gpu.run(exits, seconds=10))
+    monkeypatch.setenv("PLAYGROUND_STANDIN_SILENCE_S", "1")
+    with pytest.raises(gr.Error, match="The GPU worker sent nothing for 1 seconds and was stopped"):
+        list(gpu.run(waits_forever, seconds=10))
+    assert gpu.run(where, seconds=10).__next__() == gpu.Progress(1, 2, "half way")  # a new worker answers
+
+
+def imports_the_gated_module(progress=None) -> str:
+    import gated_module
+
+    return gated_module.VALUE
+
+
+def test_a_worker_is_forked_only_once_no_other_thread_is_halfway_through_an_import(tmp_path, monkeypatch):
+    """A fork during another thread's import would copy that module's lock, held for good: the
+    worker's own import of the module would never return (the server's threads import lazily)."""
+    gate = types.SimpleNamespace(entered=threading.Event(), release=threading.Event())
+    monkeypatch.setitem(sys.modules, "import_gate", gate)
+    (tmp_path / "gated_module.py").write_text(
+        "import import_gate\nimport_gate.entered.set()\nimport_gate.release.wait()\nVALUE = 'imported'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PLAYGROUND_TEST_WORKER", "gated")  # a worker forked now, not one forked earlier
+    importer = threading.Thread(target=importlib.import_module, args=("gated_module",))
+    importer.start()
+    gate.entered.wait()
+    assert importing_elsewhere()
+    results: list = []
+    caller = threading.Thread(target=lambda: results.extend(gpu.each(imports_the_gated_module, seconds=30)))
+    caller.start()
+    for _ in range(20_000):  # until the caller's fork waits for the import (a few seconds at most)
+        frame = sys._current_frames().get(caller.ident)
+        if frame is None or any(f.f_code.co_name == "_wait_for_imports" for f, _ in traceback.walk_stack(frame)):
+            break
+        time.sleep(0.001)
+    gate.release.set()
+    importer.join()
+    caller.join()
+    assert results == ["imported"] and not importing_elsewhere()
+    monkeypatch.delitem(sys.modules, "gated_module")

@@ -8,10 +8,8 @@ then each value it yields (or the one it returns). Nothing unpicklable crosses: 
 forks a worker and pickles the arguments and every value yielded.
 
 - On a Space with ZeroGPU (`spaces` installed and active), `run` is `spaces.GPU(duration=seconds)`.
-- With PLAYGROUND_ZEROGPU=standin (the test suite), a stand-in does what `spaces.GPU` does at its
-  boundary: one forked worker, reused while idle; arguments and each yielded value pickled; a
-  PicklingError raised in the caller; Stop stops the worker's generator; only `gr.Error` keeps
-  its message across.
+- With PLAYGROUND_ZEROGPU=standin (the test suite), ui/zerogpu_standin.py does what `spaces.GPU`
+  does at its boundary (a forked worker, pickled values, only `gr.Error` keeps its message).
 - Elsewhere `fn` runs in a thread of this process.
 
 A Stop reaches the task cooperatively: `stop(request)` marks the session, `each` sees the mark at
@@ -23,87 +21,17 @@ Gradio `cancels=` would drop the event's stream).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from ..errors import PlaygroundError, unexpected
-from .common import shown_error
+from .gpu_task import Progress, task
+from .zerogpu_standin import standin
 
-MAIN_PID = os.getpid()
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far the task is: `done` of `total` (image-steps, bytes while downloading), and what it is doing."""
-
-    done: float
-    total: float
-    what: str | None = None
-
-
-class Stopped(Exception):
-    """Raised inside the task when its caller stopped listening (a Stop)."""
-
-
-@dataclass(frozen=True)
-class _End:
-    pass
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
-
-
-def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
-    """The device side: `fn(*args, progress=..., **kwargs)` in a thread; yields Progress events
-    and `fn`'s values. A PlaygroundError becomes a gr.Error (its sentence crosses the boundary);
-    anything else is logged under an id, and its sentence crosses."""
-    if os.getpid() != MAIN_PID:
-        import torch
-
-        torch.set_num_threads(1)  # OpenMP's pool does not survive a fork: more threads hang the worker
-    events: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def progress(done: float, total: float, what: str | None = None) -> None:
-        if stop.is_set():
-            raise Stopped
-        events.put(Progress(done, total, what))
-
-    def work() -> None:
-        try:
-            result = fn(*args, progress=progress, **kwargs)
-            for value in result if isinstance(result, Iterator) else [result]:
-                if stop.is_set():
-                    return
-                events.put(value)
-        except Stopped:
-            pass
-        except PlaygroundError as exc:
-            events.put(_Failed(shown_error(exc)))
-        except Exception as exc:
-            events.put(_Failed(gr.Error(unexpected(exc))))
-        finally:
-            events.put(_End())
-
-    thread = threading.Thread(target=work, name="gpu-task", daemon=True)
-    thread.start()
-    try:
-        while not isinstance(event := events.get(), _End):
-            if isinstance(event, _Failed):
-                raise event.error
-            yield event
-    finally:
-        stop.set()
+__all__ = ["Progress", "each", "report", "run", "stop"]
 
 
 def run(fn: Callable, *args: Any, seconds: float, **kwargs: Any) -> Iterator[Any]:
@@ -151,7 +79,7 @@ def report(progress: gr.Progress, event: Progress) -> None:
 def _runner() -> Callable[[Callable, tuple, dict, float], Iterator[Any]]:
     mode = os.environ.get("PLAYGROUND_ZEROGPU", "").strip().lower()
     if mode == "standin":
-        return _standin
+        return standin
     if mode != "off":
         try:
             return _zerogpu()
@@ -175,114 +103,3 @@ def _zerogpu() -> Callable:
 
         _decorated.append(spaces.GPU(duration=lambda fn, args, kwargs, seconds: seconds)(_in_process))
     return _decorated[0]
-
-
-# --- the stand-in (PLAYGROUND_ZEROGPU=standin) -------------------------------------------------
-
-_FORK = multiprocessing.get_context("fork")
-
-
-class _Worker:
-    """A forked process running tasks one at a time, as spaces' Worker does: arguments come in
-    pickled, each yielded value goes back pickled, a stop event ends the running generator."""
-
-    def __init__(self) -> None:
-        self.arguments, self.results = _FORK.SimpleQueue(), _FORK.SimpleQueue()
-        self.stop = _FORK.Event()
-        self.environment = dict(os.environ)
-        self.idle = threading.Event()
-        self.idle.set()
-        self.process = _FORK.Process(target=self._serve, daemon=True, name="zerogpu-standin")
-        self.process.start()
-
-    def usable(self) -> bool:
-        return self.process.is_alive() and self.idle.is_set() and dict(os.environ) == self.environment
-
-    def _serve(self) -> None:
-        _close_inherited({self.arguments._reader.fileno(), self.results._writer.fileno()})
-        while True:
-            fn, args, kwargs = self.arguments.get()
-            self.stop.clear()
-            generator = task(fn, args, kwargs)
-            try:
-                for value in generator:
-                    if self.stop.is_set():
-                        generator.close()
-                        break
-                    self._send(value)
-            except gr.Error as exc:
-                self._send(_Failed(exc))
-            except Exception as exc:
-                self._send(_Failed(gr.Error(f"ZeroGPU worker error: {type(exc).__name__}")))
-            self.results.put(_End())
-
-    def _send(self, value: Any) -> None:
-        try:
-            self.results.put(value)
-        except Exception as exc:
-            self.results.put(_Failed(gr.Error(f"ZeroGPU worker error: {type(exc).__name__}: {exc}")))
-
-    def drain(self) -> None:
-        """Read what a stopped task still sends, until its end; then the worker is idle again."""
-        while not isinstance(self.results.get(), _End):
-            pass
-        self.idle.set()
-
-
-def _close_inherited(keep: set[int]) -> None:
-    """Let go of the pipes and sockets the fork inherited, but the worker's own queues, as spaces
-    closes the server's sockets: a process at the other end (a client, a browser driver) waits for
-    them. Each is replaced by /dev/null, so the Python objects that still own its number close it
-    quietly."""
-    import stat
-
-    null = os.open(os.devnull, os.O_RDWR)
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd <= 2 or fd in keep or fd == null:
-            continue
-        try:
-            mode = os.fstat(fd).st_mode
-        except OSError:
-            continue
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            os.dup2(null, fd)
-    os.close(null)
-
-
-_workers: list[_Worker] = []
-_workers_lock = threading.Lock()
-
-
-def _worker() -> _Worker:
-    with _workers_lock:
-        for worker in [w for w in _workers if not w.usable() and w.idle.is_set()]:
-            worker.process.terminate()
-            _workers.remove(worker)
-        worker = next((w for w in _workers if w.usable()), None) or _Worker()
-        if worker not in _workers:
-            _workers.append(worker)
-        worker.idle.clear()
-        return worker
-
-
-def _standin(fn: Callable, args: tuple, kwargs: dict, _seconds: float) -> Iterator[Any]:
-    worker = _worker()
-    try:
-        worker.arguments.put((fn, args, kwargs))  # pickles here, in the caller: a PicklingError is raised now
-    except Exception:
-        worker.idle.set()
-        raise
-    finished = False
-    try:
-        while not isinstance(value := worker.results.get(), _End):
-            if isinstance(value, _Failed):
-                raise value.error
-            yield value
-        finished = True
-    finally:
-        if finished:
-            worker.idle.set()
-        else:
-            worker.stop.set()
-            threading.Thread(target=worker.drain, daemon=True).start()
