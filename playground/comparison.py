@@ -6,10 +6,10 @@ model registry) unless the comparison gives its own settings. No torch, no Gradi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from . import limits
 from .config import Settings, get_settings
@@ -24,6 +24,9 @@ from .types import (
     Column,
     GuidanceSetting,
 )
+
+Decoder = Literal["full", "fast"]
+DECODERS: tuple[Decoder, ...] = ("full", "fast")  # the model's own VAE; its tiny decoder (drafts)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +43,11 @@ class Comparison:
     only by what is compared. `model_id` is one model or up to 4; `settings` None runs each
     model's preset rows, else these rows for every model. Model and guiding CLIP default to
     PLAYGROUND_MODEL and PLAYGROUND_SCORER.
+
+    `decoder` "fast" draws drafts: the images are decoded by each model's tiny decoder (its card's
+    `tiny_decoder`) instead of its VAE; `full_decode_of(row)` is the comparison that draws one
+    again in full. `guidance_decoder` "fast" decodes CLIP guidance's clean-image estimate with the
+    tiny decoder (a cheaper gradient), whichever decoder draws the image.
     """
 
     subject: str
@@ -51,6 +59,8 @@ class Comparison:
     guidance_scorer_id: str = field(default_factory=lambda: get_settings().scorer)  # steers CLIP-guided rows
     width: int | None = None  # None: the model's native size
     height: int | None = None
+    decoder: Decoder = "full"
+    guidance_decoder: Decoder = "full"
 
     @classmethod
     def from_templates(cls, subject: str, template_ids: Sequence[str], templates: TemplateSet, **kwargs) -> Comparison:
@@ -67,6 +77,19 @@ class Comparison:
 
     def settings_of(self, model_id: str) -> tuple[GuidanceSetting, ...]:
         return tuple(self.settings) if self.settings is not None else model_preset(model_id).settings
+
+    def full_decode_of(self, row: Mapping) -> Comparison:
+        """The one-image comparison that draws `row` (a row of this comparison's result frame, a
+        draft) again with the full decoder: its model, setting, prompt column and seed, and the
+        same CLIP guidance path, hence the same latents."""
+        model_id, setting = self.rows[int(row["row"])]
+        return replace(self, columns=[self.columns[int(row["column"])]], settings=[setting], model_id=model_id,
+                       images_per_cell=1, base_seed=int(row["seed"]), decoder="full")
+
+    def needs_tiny_decoder(self, model_id: str) -> bool:
+        """Whether `model_id`'s images or its CLIP guidance go through its tiny decoder."""
+        guided = any(s.clip_guidance_scale for s in self.settings_of(model_id))
+        return self.decoder == "fast" or (self.guidance_decoder == "fast" and guided)
 
     @property
     def rows(self) -> list[tuple[str, GuidanceSetting]]:
@@ -137,6 +160,17 @@ class Comparison:
             value = getattr(self, name)
             if value is not None and (value % 8 or not 64 <= value <= config.max_size):
                 raise PlaygroundError(f"`{name}` must be a multiple of 8 between 64 and {config.max_size}, got {value}.")
+        self._check_decoders()
+
+    def _check_decoders(self) -> None:
+        """Refuse an unknown decoder, and the fast one for a model that has no tiny decoder."""
+        for name in ("decoder", "guidance_decoder"):
+            if getattr(self, name) not in DECODERS:
+                raise PlaygroundError(f"`{name}` is 'full' (the model's VAE) or 'fast' (its tiny decoder), "
+                                      f"got {getattr(self, name)!r}.")
+        for model_id in self.models:
+            if self.needs_tiny_decoder(model_id):
+                model_registry.tiny_decoder(model_id)
 
 
 @dataclass

@@ -91,6 +91,8 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("prompt_ignored", "the end of a prompt longer than the model's longest-reading text encoder takes (77 tokens for CLIP), else ''", "str", "generate"),
     ResultColumn("negative_ignored", "a template's negative prompt the model did not use (its row runs without classifier-free guidance, or the model takes none), else ''", "str", "generate"),
     ResultColumn("image_problem", "'' for a real image, else why it is not one (black/NaN image, safety checker flag)", "str", "generate"),
+    ResultColumn("decoder", "what turned the latents into this image: 'full' (the model's VAE) or 'fast' (its tiny decoder: a draft, decoded fully on demand)", "str", "generate"),
+    ResultColumn("guidance_decoder", "what decoded CLIP guidance's clean-image estimate: 'full' (the VAE) or 'fast' (the tiny decoder); '' without CLIP guidance", "str", "generate"),
     ResultColumn("clip_prompt", "CLIP score of the image against its filled prompt: 100 x max(cosine, 0)", "float", "clip", True, "CLIP", PERCENT),
     ResultColumn("clip_subject", "CLIP score of the image against the bare subject, 0-100", "float", "clip", True, scale=PERCENT),
     ResultColumn("clip_scorer", "the general CLIP that scored", "str", "clip"),

@@ -18,6 +18,7 @@ from playground.config import TINY_PIPELINE_ID, TINY_SCORER_ID
 from playground.engine import schedulers
 from playground.engine.guidance import ClipGuidance
 from playground.errors import PlaygroundError
+from playground.models.tiny_decoder import load_tiny_decoder
 from playground.samplers import names
 from playground.types import MIN_CLIP_GUIDED_STEPS, Column, GuidanceSetting
 
@@ -101,3 +102,37 @@ def test_guided_ancestral_sampling_draws_the_same_images_again(drawn):
     _, (guided, _) = plain_and_guided(drawn, "Euler a")
     again, _ = draw("Euler a", DEFAULT_SCALE)
     assert np.array_equal(guided, again)
+
+
+def score_gain(plain: list[Image.Image], guided: list[Image.Image]) -> np.ndarray:
+    """The guiding CLIP's score of each guided image minus that of the plain one of its seed."""
+    scorer = load_scorer(TINY_SCORER_ID)
+    return (np.array(scorer.scores(guided, [PROMPT] * len(guided)))
+            - np.array(scorer.scores(plain, [PROMPT] * len(plain))))
+
+
+def test_drafts_guided_through_the_tiny_decoder_score_higher_on_the_guiding_clip():
+    """Guidance through the tiny decoder, which also decodes the image (a guided draft)."""
+    def drafts(scale: float) -> list[Image.Image]:
+        grid = Comparison("melanoma", [Column(PROMPT)], [GuidanceSetting(7.5, STEPS, clip_guidance_scale=scale)],
+                          images_per_cell=len(SEEDS), model_id=TINY_PIPELINE_ID, guidance_scorer_id=TINY_SCORER_ID,
+                          decoder="fast", guidance_decoder="fast")
+        return run(grid).images
+
+    gain = score_gain(drafts(0.0), drafts(DEFAULT_SCALE))
+    assert np.median(gain) > 0, gain
+
+
+def test_scale_zero_through_the_tiny_decoder_draws_bit_identical_images_to_no_guidance():
+    pipe = load_pipeline(TINY_PIPELINE_ID)
+    tiny = load_tiny_decoder(TINY_PIPELINE_ID, pipe).vae
+    row = AutoPipelineForText2Image.from_pipe(pipe, scheduler=schedulers.make("Euler", pipe.scheduler), vae=tiny)
+    row.set_progress_bar_config(disable=True)
+
+    def images(steering) -> np.ndarray:
+        with steering:
+            return row(prompt=[PROMPT] * 2, num_inference_steps=STEPS, guidance_scale=7.5, output_type="np",
+                       generator=[torch.Generator("cpu").manual_seed(s) for s in SEEDS[:2]]).images
+
+    zero = ClipGuidance(load_scorer(TINY_SCORER_ID), [PROMPT] * 2, 0.0, tiny, seed=SEEDS[:2])
+    assert np.array_equal(images(nullcontext()), images(zero.steering(row.scheduler)))

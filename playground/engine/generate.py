@@ -22,16 +22,18 @@ from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
 from PIL import Image
 
 from .. import schema
-from ..comparison import Comparison, ComparisonResult
+from ..comparison import Comparison, ComparisonResult, Decoder
 from ..config import get_settings
 from ..errors import PlaygroundError
 from ..models import families
 from ..models import registry as model_registry
 from ..models.loading import load, load_pipeline, load_scorer
+from ..models.tiny_decoder import TinyDecoder, load_tiny_decoder
 from ..types import Capabilities, Column, GuidanceSetting, cell_negative_prompt
 from . import schedulers, throughput
 from .guidance import ClipGuidance
 from .image_cache import ImageCache, cache_key
+from .previews import previewer
 from .progress import ProgressFn, StepCounter
 
 
@@ -161,7 +163,8 @@ def joined(chunks: Sequence[ComparisonResult]) -> ComparisonResult:
 class _Model:
     """One model of a comparison, ready to draw: its pipeline and family, what it honours, the
     size it draws at (the comparison's, else its registered native size, else the pipeline's
-    default) and its prompt encoder, shared by its rows."""
+    default), its prompt encoder, shared by its rows, and its tiny decoder where the comparison
+    uses it."""
 
     model_id: str
     pipe: Any
@@ -171,15 +174,26 @@ class _Model:
     encoder: _PromptEncoder
     width: int | None
     height: int | None
+    tiny: TinyDecoder | None = None
+
+    def vae(self, decoder: Decoder):
+        """The decoder a comparison's `decoder` or `guidance_decoder` names: the VAE, or the tiny one."""
+        return self.tiny.vae if decoder == "fast" else self.pipe.vae
+
+    def _decoder_key(self, decoder: Decoder) -> str:
+        return f"{self.tiny.id}@{self.tiny.revision}" if decoder == "fast" else "full"
 
     def image_key(self, comparison: Comparison, setting: GuidanceSetting, prompt: str, negative: str, seed: int) -> str:
-        """The cache key of one image: every input that determines it."""
-        guided_by = comparison.guidance_scorer_id if setting.clip_guidance_scale else ""
+        """The cache key of one image: every input that determines it (a draft's and a full
+        image's differ by their decoder)."""
+        guided = bool(setting.clip_guidance_scale)
         return cache_key(
             model=self.model_id, revision=self.revision, device=self.pipe.device.type,
             dtype=str(self.pipe.dtype), prompt=prompt, negative=negative, guidance=float(setting.guidance_scale),
             steps=setting.steps, scheduler=setting.scheduler, clip_guidance=float(setting.clip_guidance_scale),
-            guided_by=guided_by, seed=seed, width=self.width, height=self.height,
+            guided_by=comparison.guidance_scorer_id if guided else "", seed=seed, width=self.width, height=self.height,
+            decoder=self._decoder_key(comparison.decoder),
+            guidance_decoder=self._decoder_key(comparison.guidance_decoder) if guided else "",
         )
 
     @classmethod
@@ -191,6 +205,7 @@ class _Model:
             model_id, loaded.pipe, loaded.revision, family, model_registry.capabilities(model_id, family.name),
             _PromptEncoder(loaded.pipe, family),
             comparison.width or (card.width if card else None), comparison.height or (card.height if card else None),
+            load_tiny_decoder(model_id, loaded.pipe) if comparison.needs_tiny_decoder(model_id) else None,
         )
 
 
@@ -243,7 +258,8 @@ def _row(
                 "clip_guidance_scale": float(setting.clip_guidance_scale), "seed": seed,
                 "width": image.width, "height": image.height, "seconds": seconds, "from_cache": from_cache,
                 "prompt_ignored": model.encoder.ignored_text(prompt), "negative_ignored": "" if with_negative else wanted[i],
-                "image_problem": problem,
+                "image_problem": problem, "decoder": comparison.decoder,
+                "guidance_decoder": comparison.guidance_decoder if setting.clip_guidance_scale else "",
             })
         return ComparisonResult(schema.new_frame(rows), [d.image for _, d in sorted(drawn.items())])
 
@@ -251,31 +267,35 @@ def _row(
              if cache and (image := cache.get(key)) is not None}
     counter.advance(len(found) * setting.steps, len(found))
     todo = [i for i in range(len(jobs)) if i not in found]
-    drawing = (chunk(batch) for batch in _draw(comparison, model, setting, scheduler, todo, jobs, pairs, counter))
+    drawing = (chunk(batch) for batch in _draw(comparison, model, setting, row_index, scheduler, todo, jobs, pairs,
+                                                    counter))
     return (chunk(found) if found else None), drawing
 
 
 def _draw(
-    comparison: Comparison, model: _Model, setting: GuidanceSetting, scheduler, todo: list[int],
+    comparison: Comparison, model: _Model, setting: GuidanceSetting, row_index: int, scheduler, todo: list[int],
     jobs: list[tuple[int, int]], pairs: list[tuple[str, str]], counter: StepCounter,
 ) -> Iterator[dict[int, Drawn]]:
-    """Denoise and decode the jobs `todo` of one row in batches, yielding each batch's images by job."""
+    """Denoise and decode the jobs `todo` of grid row `row_index` in batches, yielding each batch's
+    images by job (live previews of long rows go to the progress callback: engine/previews.py)."""
     if not todo:
         return
     max_batch = max(1, get_settings().max_batch)
     pipe = model.pipe
-    row_pipe = AutoPipelineForText2Image.from_pipe(pipe, scheduler=scheduler)
+    row_pipe = AutoPipelineForText2Image.from_pipe(pipe, scheduler=scheduler, vae=model.vae(comparison.decoder))
     row_pipe.set_progress_bar_config(disable=True)
     with_negative = setting.negative_honoured(model.honours)
     for start in range(0, len(todo), max_batch):
         batch = todo[start : start + max_batch]
         batch_pairs = [pairs[i] for i in batch]
-        callback = counter.batch_callback(len(batch), setting.steps)
+        cells = [(row_index, jobs[i][0], jobs[i][1]) for i in batch]
+        callback = counter.batch_callback(len(batch), setting.steps, previewer(
+            counter.progress, model.model_id, pipe, row_pipe.scheduler, cells, setting.steps))
         steering = nullcontext()
         if setting.clip_guidance_scale:
             steering = ClipGuidance(
                 load_scorer(comparison.guidance_scorer_id), [p for p, _ in batch_pairs], setting.clip_guidance_scale,
-                row_pipe.vae, seed=jobs[batch[0]][1],
+                model.vae(comparison.guidance_decoder), seed=[jobs[i][1] for i in batch],
             ).steering(row_pipe.scheduler)
         began = time.perf_counter()
         try:

@@ -14,6 +14,11 @@ step moves the latents at most a small multiple of what the scheduler moves them
 It runs only where the VAE decodes latents scaled by one factor (Stable Diffusion 1/2 and SDXL;
 SD3 and FLUX shift and pack theirs, and predict a flow), and on rows of at least
 `MIN_STEPS` steps: a one-step turbo row has no step after the guidance to denoise it.
+
+The decoder the gradient goes through may be the model's tiny decoder (TAESD) instead of its VAE:
+a cheaper step, with the same maths. Each image's cutouts come from its own generator, and all
+cutouts of the batch are embedded by CLIP in one call, so an image is the same whatever batch
+it was drawn in.
 """
 
 from __future__ import annotations
@@ -77,32 +82,38 @@ class ClipGuidance:
         scorer: the guiding CLIP (its weights are not changed).
         texts: the prompt each image of the batch is guided toward.
         scale: guidance strength; 100 is the community pipeline's default.
-        vae: decodes the clean-image estimate CLIP looks at.
+        vae: decodes the clean-image estimate CLIP looks at: the pipeline's VAE, or its tiny
+            decoder (an AutoencoderTiny, whose scaling factor is 1) for a cheaper gradient.
         cutouts: random crops per image whose embeddings are averaged (fewer = faster, noisier).
-        seed: makes the cutouts, hence the images, reproducible.
+        seed: makes the cutouts, hence the images, reproducible: one seed per image (its own
+            crops, so batch mates do not change it), or one for all (the same crops for each).
     """
 
     def __init__(self, scorer: ClipScorer, texts: Sequence[str], scale: float, vae, cutouts: int = 4,
-                 seed: int = 0) -> None:
+                 seed: int | Sequence[int] = 0) -> None:
         self.scorer, self.scale, self.vae, self.cutouts = scorer, scale, vae, cutouts
         self.text_embeddings = scorer.embed_texts(list(texts)).to(scorer.device)
-        self.generator = torch.Generator("cpu").manual_seed(seed)
+        seeds = [seed] * len(texts) if isinstance(seed, int) else list(seed)
+        self.generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         config = scorer.model.visual.preprocess_cfg
         self.cut_size = config["size"][0] if isinstance(config["size"], (tuple, list)) else config["size"]
         self.mean = torch.tensor(config["mean"], device=scorer.device).view(1, 3, 1, 1)
         self.std = torch.tensor(config["std"], device=scorer.device).view(1, 3, 1, 1)
 
     def _cutouts(self, images: torch.Tensor) -> torch.Tensor:
-        """`cutouts` random square crops of each image, resized to CLIP's input, image-major."""
+        """`cutouts` random square crops of each image (drawn by its own generator), resized to
+        CLIP's input, image-major: one batch for CLIP."""
         side = min(images.shape[-2:])
         crops = []
-        for _ in range(self.cutouts):
-            size = int(side * float(torch.empty(1).uniform_(0.6, 1.0, generator=self.generator)))
-            top = int(torch.randint(0, images.shape[-2] - size + 1, (1,), generator=self.generator))
-            left = int(torch.randint(0, images.shape[-1] - size + 1, (1,), generator=self.generator))
-            crop = images[:, :, top : top + size, left : left + size]
-            crops.append(F.interpolate(crop, size=(self.cut_size, self.cut_size), mode="bilinear", align_corners=False))
-        return torch.stack(crops, dim=1).flatten(0, 1)
+        for image, generator in zip(images, self.generators):
+            for _ in range(self.cutouts):
+                size = int(side * float(torch.empty(1).uniform_(0.6, 1.0, generator=generator)))
+                top = int(torch.randint(0, images.shape[-2] - size + 1, (1,), generator=generator))
+                left = int(torch.randint(0, images.shape[-1] - size + 1, (1,), generator=generator))
+                crop = image[None, :, top : top + size, left : left + size]
+                crops.append(F.interpolate(crop, size=(self.cut_size, self.cut_size), mode="bilinear",
+                                           align_corners=False))
+        return torch.cat(crops)
 
     def gradient(self, latents: torch.Tensor) -> torch.Tensor:
         """d(loss)/d(latents), loss = summed spherical distance of each image's cutouts to its prompt."""

@@ -3,10 +3,12 @@ editing one column draws only that column.
 
 A key hashes the model and its revision (an offline model's config digest, a Hub snapshot's
 commit), the device and dtype, the prompt and negative prompt sent, every guidance setting (and
-the guiding CLIP when CLIP guidance is on), the seed and the size. An image is a PNG under
-PLAYGROUND_HOME/cache/images/, so the cache survives restarts; a hit touches the file, and after
-each request the least recently used files go until the cache fits PLAYGROUND_IMAGE_CACHE_MB
-(0 turns the cache off). Only real images are stored (not a safety-checker black-out or a NaN).
+the guiding CLIP when CLIP guidance is on), the seed, the size, and the decoders (the VAE, or the
+tiny decoder and its weights' revision, for the image and for CLIP guidance), so a draft and a full
+image never stand for each other. An image is a PNG under PLAYGROUND_HOME/cache/images/, so the
+cache survives restarts; a hit touches the file, and after each request the least recently used
+files go until the cache fits PLAYGROUND_IMAGE_CACHE_MB (0 turns the cache off). Only real
+images are stored (not a safety-checker black-out or a NaN).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ class StepCounter:
         self._denoising_seconds = 0.0
         self._step_began = 0.0
 
-    def batch_callback(self, n_images: int, steps: int):
-        """The diffusers `callback_on_step_end` for a batch of `n_images` denoised `steps` steps."""
+    def batch_callback(self, n_images: int, steps: int, on_step: Callable | None = None):
+        """The diffusers `callback_on_step_end` for a batch of `n_images` denoised `steps` steps;
+        `on_step(step, timestep, latents)` also runs after each step (engine/previews.py)."""
         base = self.done
         self._batch_end, self._batch_images = base + n_images * steps, n_images
         self._step_began = time.perf_counter()
@@ -37,6 +38,8 @@ class StepCounter:
             self._denoising_seconds += now - self._step_began
             self._step_began = now
             self._report(min(base + (step + 1) * n_images, self._batch_end))
+            if on_step is not None and "latents" in callback_kwargs:
+                on_step(step, _timestep, callback_kwargs["latents"])
             return callback_kwargs
 
         return on_step_end

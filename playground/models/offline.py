@@ -1,8 +1,8 @@
 """Tiny random-weight models, built locally so the playground runs and is tested without the Hub.
 
-They use the real classes (diffusers pipelines of every family, transformers CLIP and T5 text
-encoders, an open_clip CLIP) with shapes from `offline_configs/*.json`; a pipeline's config names
-its family, whose module builds it.
+They use the real classes (diffusers pipelines of every family and the AutoencoderTiny that
+decodes their drafts, transformers CLIP and T5 text encoders, an open_clip CLIP) with shapes from
+`offline_configs/*.json`; a pipeline's config names its family, whose module builds it.
 Each is built once, deterministically from the config's seed, into
 `PLAYGROUND_HOME/models/<id>-<config hash>/` in the layout a Hub repo has, and is then loaded
 from that folder by the very code that loads Hub models (`models.load_pipeline`,
@@ -68,13 +68,27 @@ def offline_ids() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in CONFIG_DIR.glob("*.json")))
 
 
+@torch.no_grad()
+def _build_tiny_decoder(config: dict, folder: Path) -> None:
+    """An AutoencoderTiny whose last convolution's bias puts its images around mid-grey, as a
+    trained TAESD's are (in [0, 1] before diffusers maps them to [-1, 1]); left at 0, a random one
+    draws near-black images that CLIP cannot read."""
+    from diffusers import AutoencoderTiny
+
+    model = AutoencoderTiny(**config["autoencoder"])
+    model.decoder.layers[-1].bias.fill_(config["output_bias"])
+    model.save_pretrained(folder)
+
+
 def _builder(config: dict) -> Callable[[dict, Path], None]:
     """A pipeline's config names its family, which knows how to build it; a scorer's its loader;
-    the vision-language judge's its kind."""
+    the vision-language judge's and the tiny decoder's their kind."""
     if "family" in config:
         return families.get(config["family"]).build_tiny
     if config.get("kind") == "vlm":
         return tiny_vlm.build
+    if config.get("kind") == "tiny_decoder":
+        return _build_tiny_decoder
     return hf_clip.build_tiny if config.get("loader") in hf_clip.LOADERS else _build_clip
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .. import samplers
 from ..catalog.datafiles import load_cards
 from ..config import get_settings
+from ..errors import PlaygroundError
 from ..types import Capabilities, GuidanceSetting
 from . import families
 
@@ -64,6 +65,7 @@ class ModelCard(BaseModel):
     note: str
     source: str  # where the values come from (the model card)
     offline: bool = False  # a tiny random-weight model built locally (offline_configs/)
+    tiny_decoder: str | None = None  # its AutoencoderTiny (TAESD family) for drafts; None: none exists for its VAE
 
     @field_validator("family")
     @classmethod
@@ -117,6 +119,24 @@ def capabilities(model_id: str, family: str | None = None) -> Capabilities | Non
         return None
     known = families.get(family)
     return Capabilities(f"{model_id} ({known.title})", True, known.negative_prompt, known.clip_guidance)
+
+
+def has_tiny_decoder(model_id: str) -> bool:
+    """Whether `model_id` has a tiny decoder (for drafts and live previews)."""
+    found = card(model_id)
+    return found is not None and found.tiny_decoder is not None
+
+
+def tiny_decoder(model_id: str) -> str:
+    """The id of `model_id`'s tiny decoder (its card's), or a sentence saying why there is none."""
+    found = card(model_id)
+    if found is None:
+        raise PlaygroundError(f"'{model_id}' is not in the model registry (prompt_library/models.yaml), so no tiny "
+                              "decoder is known for it; draw it with the full decoder.")
+    if found.tiny_decoder is None:
+        raise PlaygroundError(f"{model_id} ({families.get(found.family).title}) has no tiny decoder: madebyollin's "
+                              "TAESD decoders cover Stable Diffusion 1/2, SDXL, SD3 and FLUX.1. Draw it with the full decoder.")
+    return found.tiny_decoder
 
 
 @dataclass(frozen=True)

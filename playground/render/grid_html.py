@@ -8,7 +8,10 @@ The layout is `playground.grid`'s, the one the grid PNG draws, so both say the s
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import pandas as pd
@@ -64,6 +67,9 @@ CSS = """
 .pg-dense figcaption { font-size: 0.72em; }
 .pg-legend { font-size: 0.85em; margin-top: 6px; }
 .pg-empty { padding: 1em; color: #57606a; }
+.pg-forming { margin-bottom: 8px; }
+.pg-forming figure { width: 136px; margin: 0; }
+.pg-forming img { width: 128px; height: 128px; object-fit: contain; background: #fff; display: block; }
 """
 
 
@@ -104,11 +110,32 @@ def _table(frame: pd.DataFrame, grid: Grid) -> str:
     return f'<table><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def render(frame: pd.DataFrame | None) -> str:
-    """The grid of `frame` (a saved result, possibly still streaming) as one HTML string."""
+def data_url(image) -> str:
+    """A small PIL image inline, as a JPEG data URL (a live preview is never saved)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def forming(previews: Sequence) -> str:
+    """The images being denoised, shown above the grid while they form (engine.previews.Preview values)."""
+    if not previews:
+        return ""
+    figures = "".join(
+        f'<figure><img src="{data_url(p.image)}" alt="preview of seed {p.seed}">'
+        f"<figcaption>r{p.row + 1} c{p.column + 1} · seed {p.seed}</figcaption></figure>" for p in previews)
+    first = previews[0]
+    return (f'<div class="pg-forming"><div class="pg-num">Forming (a fast preview): step {first.step} of '
+            f'{first.steps}</div><div class="pg-images">{figures}</div></div>')
+
+
+def render(frame: pd.DataFrame | None, previews: Sequence = ()) -> str:
+    """The grid of `frame` (a saved result, possibly still streaming) as one HTML string, with the
+    live previews of the images being drawn above it."""
     if frame is None or frame.empty:
-        return EMPTY
+        return f'<div class="pg-grid">{forming(previews)}</div>' if previews else EMPTY
     grid = layout(frame)
     legend = "".join(f"<li>{html.escape(line)}</li>" for line in grid.legend)
     dense = " pg-dense" if max(len(c.images) for c in grid.cells) > 2 else ""  # 3-4 seeds: smaller thumbnails
-    return f'<div class="pg-grid{dense}">{_table(frame, grid)}<ul class="pg-legend">{legend}</ul></div>'
+    return (f'<div class="pg-grid{dense}">{forming(previews)}{_table(frame, grid)}'
+            f'<ul class="pg-legend">{legend}</ul></div>')

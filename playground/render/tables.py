@@ -18,9 +18,11 @@ STRUCTURED = {"criteria": criteria_text, "vlm_checklist": vlm_text, "probe_top3"
 
 def results_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The Results table: where each image sits, numbered from 1 as the grid labels it (image #,
-    column c, row r), every judge's verdict (structured ones as text), the marks and the prompt."""
+    column c, row r), which are drafts (when any is), every judge's verdict (structured ones as
+    text), the marks and the prompt."""
     who = [name for name in WHO_JUDGED if name in frame]
-    columns = [*TABLE_KEYS, *(c.name for c in schema.judged(frame)), *who, *schema.of_step("rank"), "prompt"]
+    drafts = ["decoder"] if "decoder" in frame and (frame["decoder"] == "fast").any() else []
+    columns = [*TABLE_KEYS, *drafts, *(c.name for c in schema.judged(frame)), *who, *schema.of_step("rank"), "prompt"]
     numbered = frame.assign(image=range(1, len(frame) + 1), column=frame["column"] + 1, row=frame["row"] + 1)
     table = numbered[[c for c in columns if c in numbered]].copy()
     for name, show in STRUCTURED.items():

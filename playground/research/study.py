@@ -114,9 +114,13 @@ def setting_keys(frame: pd.DataFrame) -> list[str]:
 
 
 def check_result(frame: pd.DataFrame | None) -> None:
-    """Refuse a Compare result that cannot become a run (none drawn yet)."""
+    """Refuse a Compare result that cannot become a run (none drawn yet, or drafts)."""
     if frame is None or frame.empty or "image_path" not in frame:
         raise PlaygroundError("Generate a comparison in Compare first; its images become the run to rate.")
+    drafts = [i for i, decoder in enumerate(frame.get("decoder", []), start=1) if decoder == "fast"]
+    if drafts:
+        raise PlaygroundError(f"The grid holds {len(drafts)} drafts (fast decoder; image #{drafts[0]} first): experts "
+                              "rate full images. Decode them in full, or generate with the full decoder.")
 
 
 def run_from_result(frame: pd.DataFrame, name: str | None = None, owner_key: str | None = None) -> str:

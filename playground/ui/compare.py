@@ -36,7 +36,13 @@ from ..render.tables import (
 )
 from ..stores.library import prefer as prefer_row
 from ..workflow import budget
-from ..workflow.compare import GRID_FILE, images_of, rerun_cell, stream_to_folder
+from ..workflow.compare import (
+    GRID_FILE,
+    decode_in_full,
+    images_of,
+    rerun_cell,
+    stream_to_folder,
+)
 from ..workflow.form import CompareForm, column_of
 from ..workflow.restore import from_parameters
 from . import compare_form, gpu, refine_panel, search_panel
@@ -83,6 +89,9 @@ class CompareTab:
             lambda: (0, "", "", ""), None, self.selection, show_progress="hidden", api_name=False)
 
 
+SHOWN = 9  # what `view` returns: grid, legend, plot, table, ZIP, grid PNG, images, frame, run
+
+
 def view(saved: ComparisonResult, run: Run, images: bool = True) -> tuple:
     """What the tab shows of a (possibly still streaming) saved result; without `images`, the API's
     gallery is left as it is (see `streamed`)."""
@@ -92,12 +101,17 @@ def view(saved: ComparisonResult, run: Run, images: bool = True) -> tuple:
             captioned_images(frame) if images else gr.skip(), frame, run)
 
 
-def streamed(results: Iterator[ComparisonResult], run: Run) -> Generator[tuple, None, ComparisonResult | None]:
-    """Each batch as the tab shows it, then the last again with the image files (the API's gallery):
-    sent with every batch, every image would be read and hashed into Gradio's cache again each time.
-    Returns the last result (None when nothing was drawn)."""
+def streamed(results: Iterator[ComparisonResult | gpu.Previews], run: Run) -> Generator[tuple, None, ComparisonResult | None]:
+    """Each batch as the tab shows it (live previews of the next one above the grid as they come),
+    then the last again with the image files (the API's gallery): sent with every batch, every
+    image would be read and hashed into Gradio's cache again each time. Returns the last result
+    (None when nothing was drawn)."""
     saved = None
-    for saved in results:
+    for value in results:
+        if isinstance(value, gpu.Previews):
+            yield (grid_html.render(saved.frame if saved else None, value.items), *[gr.skip()] * (SHOWN - 1))
+            continue
+        saved = value
         yield view(saved, run, images=False)
     if saved is not None:
         yield view(saved, run)
@@ -115,6 +129,7 @@ def _outputs() -> tuple[list, dict]:
         parts["note"] = gr.Textbox(label="Note (optional)", scale=2)
         parts["prefer"] = gr.Button("Prefer: log to library", elem_id="prefer")
         parts["rerun"] = gr.Button("Re-run its cell with new seeds", elem_id="rerun-cell")
+        parts["full"] = gr.Button("Decode this draft in full", elem_id="decode-full")
     parts["prefer_status"] = gr.Markdown(elem_id="prefer-status")
     parts["details"] = gr.Markdown(elem_id="selected-details")
     plot = gr.BarPlot(x="cell", y=schema.PRIMARY_SCORE, color="template_id", title="Mean CLIP score per prompt x setting",
@@ -145,9 +160,9 @@ class Handlers:
         """Generate the grid, streaming: each batch appears as soon as it is drawn and judged.
         Keywords: the form's fields (see README "The /compare endpoint")."""
         comparison, judges = CompareForm.from_fields(fields).resolve(self.templates, self.runtime)
-        saved = yield from streamed(gpu.each(stream_to_folder, comparison, judges, context=self.context,
-                                             progress=progress, request=request,
-                                             seconds=budget.compare(comparison, judges)), Run(comparison, judges))
+        drawing = gpu.each(stream_to_folder, comparison, judges, context=self.context, progress=progress,
+                           request=request, seconds=budget.compare(comparison, judges), previews=True)
+        saved = yield from streamed(drawing, Run(comparison, judges))
         drawn = len(saved.frame) if saved else 0
         if drawn < comparison.n_images:  # Stop was pressed: say so, and what was kept
             gr.Info(f"Stopped after {drawn} of {comparison.n_images} images, as asked: those are saved (grid, "
@@ -160,11 +175,22 @@ class Handlers:
         if frame is None or frame.empty or run is None:
             raise PlaygroundError("Generate a comparison first, then pick an image whose cell to redraw.")
         picked = frame.iloc[image_position(len(frame), image)]
-        saved = ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
         row, column = int(picked["row"]), int(picked["column"])
-        yield from streamed(gpu.each(rerun_cell, run.comparison, saved, row, column, run.judges, context=self.context,
+        yield from streamed(gpu.each(rerun_cell, run.comparison, shown_grid(frame), row, column, run.judges, context=self.context,
                                      progress=progress, request=request,
-                                     seconds=budget.cell(run.comparison, row, run.judges)), run)
+                                     seconds=budget.cell(run.comparison, row, run.judges), previews=True), run)
+
+    @user_errors
+    def decode_full(self, frame: pd.DataFrame | None, run: Run | None, image: float | None, request: gr.Request,
+                    progress=gr.Progress()):
+        """Draw draft number `image` (from 1) again with its model's VAE, judged and saved over the draft."""
+        if frame is None or frame.empty or run is None:
+            raise PlaygroundError("Generate a comparison first, then pick a draft to decode in full.")
+        position = image_position(len(frame), image)
+        yield from streamed(gpu.each(decode_in_full, run.comparison, shown_grid(frame), position, run.judges, context=self.context,
+                                     progress=progress, request=request,
+                                     seconds=budget.cell(run.comparison, int(frame["row"].iloc[position]), run.judges)),
+                            run)
 
     @user_errors
     def prefer(self, frame: pd.DataFrame | None, image: float | None, note: str = "",
@@ -173,6 +199,9 @@ class Handlers:
         if frame is None or frame.empty:
             raise PlaygroundError("Generate a comparison first, then pick an image to prefer.")
         row = frame.iloc[image_position(len(frame), image)].to_dict()
+        if row.get("decoder") == "fast":
+            raise PlaygroundError(f"Image #{int(image or 0)} is a draft (fast decoder): press \u201cDecode this draft "
+                                  "in full\u201d first, then prefer the full image.")
         return vote_said(prefer_row(row, note or "", voter=voter_of(request)))
 
     @staticmethod
@@ -214,6 +243,11 @@ class Handlers:
         return {**restore(self.form, restored), self.form.png_status: f"Restored from {text(restored.label)}."}
 
 
+def shown_grid(frame: pd.DataFrame) -> ComparisonResult:
+    """The grid on screen as a saved result: its frame, its images read back, its folder."""
+    return ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
+
+
 def _described(frame: pd.DataFrame | None, number: int) -> str:
     """Image `number`'s details (counted from 1), or "" when the grid has no such image."""
     if frame is None or not 1 <= number <= len(frame):
@@ -245,10 +279,12 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     tab.new_grid(checked, after_success=True).then(  # a mistake in the form stops here, the grid stays
         handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, show_progress_on=parts["grid"],
         api_name="compare")  # one progress bar, on the grid
-    parts["rerun"].click(handlers.rerun, [parts["result"], parts["run"], parts["selected"]], outputs,
-                         show_progress_on=parts["grid"], api_name="rerun_cell").then(
-        handlers.reselect, [parts["result"], parts["selected"]], [parts["details"], parts["prefer_status"]],
-        show_progress="hidden", api_name=False)  # the selected image was redrawn: describe the new one
+    for button, handler, api_name in (("rerun", handlers.rerun, "rerun_cell"),
+                                      ("full", handlers.decode_full, "decode_in_full")):
+        parts[button].click(handler, [parts["result"], parts["run"], parts["selected"]], outputs,
+                            show_progress_on=parts["grid"], api_name=api_name).then(
+            handlers.reselect, [parts["result"], parts["selected"]], [parts["details"], parts["prefer_status"]],
+            show_progress="hidden", api_name=False)  # the selected image was redrawn: describe the new one
     form.stop.click(gpu.stop, None, None, queue=False, api_name=False)  # the running grid ends at its next step
     parts["grid"].click(handlers.select_image, parts["result"], [parts["selected"], parts["details"]], api_name=False)
     parts["prefer"].click(handlers.prefer, [parts["result"], parts["selected"], parts["note"]], parts["prefer_status"],

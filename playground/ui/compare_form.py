@@ -32,6 +32,7 @@ from ..workflow.form import (
 )
 
 DEFAULT_TEMPLATES = ["histopathology-short", "histopathology-detailed", OFF, OFF]
+DECODER_CHOICES = [("Full: the model's VAE", "full"), ("Fast: its tiny decoder (drafts)", "fast")]
 EXAMPLE_SUBJECTS = [DEFAULT_SUBJECT, "lung adenocarcinoma", "melanoma", "the brain"]
 
 
@@ -113,7 +114,7 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
                                               label=f"Column {i} prompt (editable)", lines=2)
     default_rows = preset_table(runtime.models[:1])
     note = gr.Markdown(rows_note(runtime.models[:1], edited=False), elem_id="rows-note")
-    with gr.Accordion("Advanced: guidance rows, seeds, size, Prompt S/R, scorers and judges", open=False,
+    with gr.Accordion("Advanced: guidance rows, seeds, size, decoder, Prompt S/R, scorers and judges", open=False,
                       elem_id="advanced"):
         w["settings"] = gr.Dataframe(
             value=default_rows, headers=SETTINGS_HEADERS, datatype=["number", "number", "str", "str", "number"],
@@ -125,6 +126,11 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
             w["seed"] = gr.Number(value=0, precision=0, label="Base seed")
             w["width"] = gr.Number(value=0, precision=0, label="Width (0 = the model's)")
             w["height"] = gr.Number(value=0, precision=0, label="Height (0 = the model's)")
+        with gr.Row():
+            w["decoder"] = gr.Radio(DECODER_CHOICES, value="full", elem_id="decoder",
+                                    label="Decoder (a draft is decoded fast, then in full on demand)")
+            w["guidance_decoder"] = gr.Radio(DECODER_CHOICES, value="full", elem_id="guidance-decoder",
+                                             label="CLIP guidance's gradient goes through")
         w["prompt_sr"] = gr.Textbox(label="Prompt S/R: word, replacement, ... (column 1's prompt, one column per term, "
                                     "instead of columns 2-4)", value="",
                                     placeholder="H&E, immunohistochemistry, Masson's trichrome", elem_id="prompt-sr")

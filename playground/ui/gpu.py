@@ -28,10 +28,10 @@ from typing import Any
 
 import gradio as gr
 
-from .gpu_task import Progress, task
+from .gpu_task import Previews, Progress, task
 from .zerogpu_standin import standin
 
-__all__ = ["Progress", "each", "report", "run", "stop"]
+__all__ = ["Previews", "Progress", "each", "report", "run", "stop"]
 
 
 def run(fn: Callable, *args: Any, seconds: float, **kwargs: Any) -> Iterator[Any]:
@@ -49,9 +49,10 @@ def stop(request: gr.Request) -> None:
 
 
 def each(fn: Callable, *args: Any, seconds: float, progress: gr.Progress | None = None,
-         request: gr.Request | None = None, **kwargs: Any) -> Iterator[Any]:
-    """`run`, with its Progress events drawn on a Gradio progress bar: yields `fn`'s values only.
-    With `request`, a Stop pressed in its session from now on ends the task (a stale one is forgotten)."""
+         request: gr.Request | None = None, previews: bool = False, **kwargs: Any) -> Iterator[Any]:
+    """`run`, with its Progress events drawn on a Gradio progress bar: yields `fn`'s values (and,
+    with `previews`, its `Previews` of the images forming). With `request`, a Stop pressed in its
+    session from now on ends the task (a stale one is forgotten)."""
     session = request.session_hash if request is not None else None
     _stops.discard(session)
     with closing(run(fn, *args, seconds=seconds, **kwargs)) as events:
@@ -62,6 +63,8 @@ def each(fn: Callable, *args: Any, seconds: float, progress: gr.Progress | None 
             if isinstance(event, Progress):
                 if progress is not None:
                     report(progress, event)
+                continue
+            if isinstance(event, Previews) and not previews:
                 continue
             yield event
 

@@ -31,6 +31,13 @@ class Progress:
     what: str | None = None
 
 
+@dataclass(frozen=True)
+class Previews:
+    """Live previews of the images being denoised (engine.previews.Preview values: small images)."""
+
+    items: tuple
+
+
 class Stopped(Exception):
     """Raised inside the task when its caller stopped listening (a Stop)."""
 
@@ -48,8 +55,8 @@ class Failed:
 
 
 def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
-    """The device side: `fn(*args, progress=..., **kwargs)` in a thread; yields Progress events
-    and `fn`'s values. A PlaygroundError becomes a gr.Error (its sentence crosses the boundary);
+    """The device side: `fn(*args, progress=..., **kwargs)` in a thread; yields Progress and
+    Previews events and `fn`'s values. A PlaygroundError becomes a gr.Error (its sentence crosses the boundary);
     anything else is logged under an id, and its sentence crosses."""
     if os.getpid() != MAIN_PID:
         import torch
@@ -62,6 +69,13 @@ def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
         if stop.is_set():
             raise Stopped
         events.put(Progress(done, total, what))
+
+    def preview(items: list) -> None:
+        if stop.is_set():
+            raise Stopped
+        events.put(Previews(tuple(items)))
+
+    progress.preview = preview  # a callback with `preview` gets live previews (engine/previews.py)
 
     def work() -> None:
         try:

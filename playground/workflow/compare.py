@@ -123,17 +123,40 @@ def rerun_cell(
     Seed policy: the cell's new seeds follow the highest seed anywhere in the grid, so no seed
     repeats and each new image gets a PNG name of its own.
     """
-    judges = Judges.of(judges)
     if not (0 <= row < len(comparison.rows) and 0 <= column < len(comparison.columns)):
         raise PlaygroundError(f"The grid has no cell at row {row + 1}, column {column + 1}.")
     model_id, setting = comparison.rows[row]
     cell = replace(comparison, columns=[comparison.columns[column]], settings=[setting], model_id=model_id,
                    base_seed=int(result.frame["seed"].max()) + 1)
     keep = ~((result.frame["row"] == row) & (result.frame["column"] == column))
+    yield from _redraw(result, keep, cell, row, column, Judges.of(judges), context, progress)
+
+
+def decode_in_full(
+    comparison: Comparison, result: ComparisonResult, image: int, judges: Judges | str,
+    context: Context | None = None, progress: ProgressFn | None = None,
+) -> Iterator[ComparisonResult]:
+    """Draft number `image` (its position in the grid's frame, from 0) drawn again with its
+    model's VAE, judged, and saved over the draft: the same model, setting, prompt and seed give
+    the same latents (engine.decoders), so the full image is the one the draft previewed."""
+    picked = result.frame.iloc[image]
+    if picked.get("decoder") != "fast":
+        raise PlaygroundError(f"Image #{image + 1} is decoded in full already; only drafts (fast decoder) need it.")
+    keep = pd.Series([i != image for i in range(len(result.frame))], index=result.frame.index)
+    yield from _redraw(result, keep, comparison.full_decode_of(picked), int(picked["row"]), int(picked["column"]),
+                       Judges.of(judges), context, progress)
+
+
+def _redraw(
+    result: ComparisonResult, keep: pd.Series, redraw: Comparison, row: int, column: int, judges: Judges,
+    context: Context | None, progress: ProgressFn | None,
+) -> Iterator[ComparisonResult]:
+    """The saved grid with the images outside `keep` replaced by `redraw`'s (placed at grid
+    `row`, `column`), saved after every batch; the kept images' files stay as they are."""
     kept = ComparisonResult(result.frame[keep].drop(columns=["image_path"], errors="ignore"),
                             [image for image, k in zip(result.images, keep) if k])
     saved = {(r, c, s): Path(p) for r, c, s, p in result.frame[keep][["row", "column", "seed", "image_path"]].itertuples(index=False)}
-    for new in stream_and_evaluate(cell, judges, context, progress):
+    for new in stream_and_evaluate(redraw, judges, context, progress):
         moved = replace(new, frame=new.frame.assign(row=row, column=column))
         yield save_result(rank(joined([kept, moved]), judges), result.folder or new_run_folder(), saved)
 

@@ -51,6 +51,8 @@ class CompareForm:
     medical_scorer: str = NONE
     domain_scorer: str = AUTO
     judge: str = NONE
+    decoder: str = "full"  # "fast": drafts, decoded by each model's tiny decoder
+    guidance_decoder: str = "full"  # what CLIP guidance's gradient goes through
     filled_for: str = ""  # the subject the template columns' prompts were filled for (the page's last subject)
     label: str = field(default="", compare=False)  # what filled the form, for a message
 
@@ -69,7 +71,8 @@ class CompareForm:
                    models=tuple(chosen_models(fields.get("model"))), prompt_sr=str(fields.get("prompt_sr") or ""),
                    scorer=str(fields.get("scorer") or ""), medical_scorer=str(fields.get("medical_scorer") or NONE),
                    domain_scorer=str(fields.get("domain_scorer") or AUTO), judge=str(fields.get("judge") or NONE),
-                   filled_for=str(fields.get("filled_for") or ""), **numbers)
+                   decoder=str(fields.get("decoder") or "full"),
+                   guidance_decoder=str(fields.get("guidance_decoder") or "full"), filled_for=str(fields.get("filled_for") or ""), **numbers)
 
     def fields(self) -> dict[str, object]:
         """Widget values by name for this form (the model only when the form names one, the rows
@@ -77,6 +80,7 @@ class CompareForm:
         columns = [*self.columns, *[(OFF, "")] * (MAX_COLUMNS - len(self.columns))]
         values: dict[str, object] = {"subject": self.subject, "images_per_cell": self.images_per_cell, "seed": self.seed,
                                      "width": self.width, "height": self.height, "prompt_sr": self.prompt_sr,
+                                     "decoder": self.decoder, "guidance_decoder": self.guidance_decoder,
                                      "filled_for": self.filled_for or self.subject}
         if self.settings is not None:  # restored rows run as they are, on whichever model is chosen
             values |= {"settings": table_of(self.settings), "preset": None}
@@ -112,7 +116,8 @@ class CompareForm:
         comparison = Comparison(
             subject=self.subject, columns=columns, settings=self.settings, images_per_cell=self.images_per_cell,
             base_seed=self.seed, model_id=models[0] if len(models) == 1 else models, guidance_scorer_id=judges.scorer_id,
-            width=self.width or None, height=self.height or None,
+            width=self.width or None, height=self.height or None, decoder=self.decoder,
+            guidance_decoder=self.guidance_decoder,
         )
         comparison.check_inputs()
         comparison.check_work()  # a request to the app: one request's work is capped
