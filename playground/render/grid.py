@@ -135,7 +135,8 @@ def marks(row: pd.Series) -> list[str]:
     found = [f"✓{passed(row)}" if passed(row) else "",
              "★" if _flag(row, "best_in_row") else "", "◆" if _flag(row, "best_of_n") else "",
              f"⚠ sees {seen}" if seen and seen != row["subject"].strip() else "",
-             f"⚠ {problem}" if problem else "", "cached" if _flag(row, "from_cache") else ""]
+             f"⚠ {problem}" if problem else "", "cached" if _flag(row, "from_cache") else "",
+             "draft" if row.get("decoder") == "fast" else ""]
     return [mark for mark in found if mark]
 
 
@@ -194,6 +195,7 @@ def _legend(frame: pd.DataFrame, cells: list[Cell]) -> list[str]:
         ("◆", f"◆ best of the {seeds} seeds of its cell by checklist score (the judge's, else CLIP's criteria)"),
         ("⚠ sees", "⚠ sees X: CLIP's probe finds X likelier than the subject"),
         ("cached", "cached: read from the image cache (drawn before with the same inputs)"),
+        ("draft", "draft: decoded by the model's tiny decoder; \u201cDecode this draft in full\u201d draws it with its VAE"),
     ]
     lines = [f"{c.badge}: {c.meaning}" for c in shown]
     lines += [line for sign, line in explained if any(mark.startswith(sign) for mark in occurring)]

@@ -129,11 +129,12 @@ def read_checklists(frame: pd.DataFrame, images: list[Image.Image], judges: Judg
 def _frame(start: Start, prompt: str, negative: str, seeds: list[int], images: list[Image.Image],
            refined: bool = True) -> pd.DataFrame:
     """The generate columns of refined images: the start's row with this round's texts and seeds
-    (image-to-image draws without CLIP guidance)."""
+    (image-to-image draws without CLIP guidance, and decodes with the model's VAE: a refined
+    draft is a full image)."""
     rows = [{**{k: start.row[k] for k in schema.of_step("generate") if k in start.row}, "prompt": prompt,
              "negative_prompt": negative, "seed": seed, "seconds": 0.0, "from_cache": False, "prompt_ignored": "",
              "negative_ignored": "", "image_problem": image_problem(image, False),
-             **({"clip_guidance_scale": 0.0} if refined else {})}
+             **({"clip_guidance_scale": 0.0, "decoder": "full", "guidance_decoder": ""} if refined else {})}
             for seed, image in zip(seeds, images)]
     return schema.new_frame(rows)
 
