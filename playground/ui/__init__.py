@@ -9,7 +9,7 @@ from ..catalog.templates import TemplateSet, load_templates
 from ..config import get_settings
 from ..models.runtime import Runtime, detect_runtime
 from ..render.markdown import text
-from . import arena_tab, compare, educators, library_tab, study_tab
+from . import arena_tab, compare, educators, library_tab, mcp_tools, study_tab
 
 TITLE = "Medical Text-to-Image Prompt Playground"
 INTRO = (
@@ -44,6 +44,7 @@ def build_demo(
             library_tab.build(runtime, templates, compare_tab, tabs)
             arena_tab.build(templates, curated, compare_tab)
             study_tab.build(compare_tab)
+        mcp_tools.register(runtime, templates, curated)
     return demo
 
 
@@ -59,6 +60,7 @@ def launch_kwargs() -> dict:
         + [str(settings.models_dir), str(settings.runs_dir)],
         "max_file_size": f"{settings.max_upload_mb}mb",
         "enable_monitoring": settings.monitoring,
+        "mcp_server": mcp_tools.serving(settings),
     }
 
 
