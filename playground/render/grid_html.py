@@ -68,7 +68,7 @@ CSS = """
 .pg-legend { font-size: 0.85em; margin-top: 6px; }
 .pg-empty { padding: 1em; color: #57606a; }
 .pg-forming { margin-bottom: 8px; }
-.pg-forming figure { width: 136px; margin: 0; }
+.pg-forming .pg-preview { width: 136px; }
 .pg-forming img { width: 128px; height: 128px; object-fit: contain; background: #fff; display: block; }
 """
 
@@ -121,9 +121,9 @@ def forming(previews: Sequence) -> str:
     """The images being denoised, shown above the grid while they form (engine.previews.Preview values)."""
     if not previews:
         return ""
-    figures = "".join(
-        f'<figure><img src="{data_url(p.image)}" alt="preview of seed {p.seed}">'
-        f"<figcaption>r{p.row + 1} c{p.column + 1} · seed {p.seed}</figcaption></figure>" for p in previews)
+    figures = "".join(  # not <figure>: those are the grid's drawn images
+        f'<div class="pg-preview"><img src="{data_url(p.image)}" alt="preview of seed {p.seed}">'
+        f'<span class="pg-num">r{p.row + 1} c{p.column + 1} · seed {p.seed}</span></div>' for p in previews)
     first = previews[0]
     return (f'<div class="pg-forming"><div class="pg-num">Forming (a fast preview): step {first.step} of '
             f'{first.steps}</div><div class="pg-images">{figures}</div></div>')
