@@ -51,6 +51,7 @@ class Bench:
     device: torch.device
     dtype: torch.dtype
     side: int = 512
+    peak_kernel: str = "matmul"
     seconds: dict[str, float] = field(default_factory=dict)
     flops: dict[str, float] = field(default_factory=dict)
 
@@ -88,12 +89,31 @@ def config(key: str) -> dict:
 
 
 def matmul_peak(bench: Bench) -> None:
-    """The device's achieved peak on large square products (the roofline's flat part)."""
-    n = 8192 if bench.device.type == "cuda" else 2048
+    """The device's achieved peak: the fastest of several large products after warm-ups (the
+    roofline's flat part; a median would fold in the machine's other load), through both of
+    torch's dense kernels: a matrix product (BLAS) and the same product as a 1x1 convolution
+    (oneDNN on a CPU, cuDNN on a GPU), whichever is faster here."""
+    n = 8192 if bench.device.type == "cuda" else 4096
     a = torch.randn(n, n, device=bench.device, dtype=bench.dtype)
     b = torch.randn(n, n, device=bench.device, dtype=bench.dtype)
-    bench.flops["matmul"] = 2.0 * n**3
-    bench.time("matmul", lambda: a @ b, repeats=10 if bench.device.type == "cuda" else 5)
+    side = 64
+    x = torch.randn(1, n, n // side, side, device=bench.device, dtype=bench.dtype)  # n input channels, n positions
+    w = b.view(n, n, 1, 1)
+    fastest = {}
+    for name, work in (("matmul", lambda: a @ b), ("1x1 convolution", lambda: torch.nn.functional.conv2d(x, w))):
+        for _ in range(3):
+            work()
+        runs = []
+        for _ in range(10 if bench.device.type == "cuda" else 5):
+            bench.sync()
+            began = time.perf_counter()
+            work()
+            bench.sync()
+            runs.append(time.perf_counter() - began)
+        fastest[name] = min(runs)
+        print(f"{name}: {2.0 * n**3 / fastest[name] / 1e12:.3f} TFLOP/s", flush=True)
+    bench.flops["matmul"], bench.seconds["matmul"] = 2.0 * n**3, min(fastest.values())
+    bench.peak_kernel = min(fastest, key=fastest.get)
 
 
 def build(bench: Bench, module: torch.nn.Module) -> torch.nn.Module:
@@ -162,7 +182,7 @@ def checklist_judge(bench: Bench) -> None:
 
     from playground.models import tiny_vlm
     from playground.models.offline import _read_config
-    from playground.models.vlm import VisionLanguageModel
+    from playground.models.vlm import VisionLanguageModel, one_frame
 
     cfg, _ = _read_config("tiny-offline-vlm")
     real = json.loads(json.dumps(cfg))
@@ -176,7 +196,8 @@ def checklist_judge(bench: Bench) -> None:
         model = tiny_vlm.build_model(real, processor.tokenizer).to(bench.dtype).requires_grad_(False)
     image = Image.fromarray((torch.rand(bench.side, bench.side, 3) * 255).byte().numpy())
     for split in (True, False):
-        processor.image_processor.do_image_splitting = split
+        if not split:
+            one_frame(processor)  # PLAYGROUND_JUDGE_SPLIT=off
         judge = VisionLanguageModel("smolvlm2-2.2b-size", model, processor)
         frames = judge.inputs([image], QUESTIONS[:1])["pixel_values"].shape[1]
         label = f"splitting {'on' if split else 'off'}, {frames} frames"
@@ -210,8 +231,9 @@ def report(bench: Bench) -> str:
     draft_tiny = s["UNet step, one image"] + s["VAE decode, tiny (TAESD)"]
     lines = [f"`python bench/real_size.py` at commit {commit()} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
              f"{machine(bench)}, torch {torch.__version__}. Random weights at the real sizes; one run, one device.", "",
-             f"Matrix-multiply peak measured here: {peak / 1e12:.3f} TFLOP/s.", "",
-             "| part | seconds | TFLOP | share of the matmul peak |", "|---|---|---|---|"]
+             f"Dense-product peak measured here: {peak / 1e12:.3f} TFLOP/s (the faster of a {bench.peak_kernel} "
+             "and its twin: a matrix product and the same product as a 1x1 convolution).", "",
+             "| part | seconds | TFLOP | share of the peak |", "|---|---|---|---|"]
     for name, seconds in s.items():
         if name == "matmul":
             continue
@@ -227,8 +249,8 @@ def report(bench: Bench) -> str:
                ("   (the same through the full VAE, for comparison)", s["CLIP-guided step (full VAE)"] / s[PLAIN], None)]
     for name in [n for n in s if n.startswith("checklist judge, one reading")]:
         targets.append((f"1. {name} / 20-step image <= 0.25", s[name] / image, 0.25))
-    targets += [("4. UNet step achieved / matmul peak >= 0.6", bench.rate("UNet step, CFG (batch 2)") / peak, -0.6),
-                ("4. full decode achieved / matmul peak >= 0.6", bench.rate("VAE decode, full") / peak, -0.6)]
+    targets += [("4. UNet step achieved / dense-product peak >= 0.6", bench.rate("UNet step, CFG (batch 2)") / peak, -0.6),
+                ("4. full decode achieved / dense-product peak >= 0.6", bench.rate("VAE decode, full") / peak, -0.6)]
     for name, value, limit in targets:  # a negative limit is a floor
         met = "" if limit is None else "yes" if (value <= limit if limit > 0 else value >= -limit) else "no"
         lines.append(f"| {name} | {value:.3f} | {met} |")

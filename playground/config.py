@@ -72,6 +72,7 @@ class Settings:
     image_cache_mb: int  # PLAYGROUND_IMAGE_CACHE_MB: disk cache of generated images (LRU; 0: off)
     outputs_mb: int  # PLAYGROUND_OUTPUTS_MB: the served outputs folder's cap (oldest grids and exports go; 0: none)
     judge: str  # PLAYGROUND_JUDGE: the vision-language checklist judge offered first ("none": no judge by default)
+    judge_split: bool  # PLAYGROUND_JUDGE_SPLIT=off: the judge sees each image as one frame, not split into crops
     mcp: bool  # PLAYGROUND_MCP=off: no MCP server (on by default; it needs gradio[mcp])
 
     @property
@@ -179,5 +180,6 @@ def get_settings() -> Settings:
         image_cache_mb=_env_number("PLAYGROUND_IMAGE_CACHE_MB", 2048),
         outputs_mb=_env_number("PLAYGROUND_OUTPUTS_MB", 4096),
         judge=chosen("PLAYGROUND_JUDGE", DEFAULT_JUDGE, TINY_VLM_ID),
+        judge_split=os.environ.get("PLAYGROUND_JUDGE_SPLIT", "on").strip().lower() not in {"off", "0", "false", "no"},
         mcp=os.environ.get("PLAYGROUND_MCP", "on").strip().lower() not in {"off", "0", "false", "no"},
     )

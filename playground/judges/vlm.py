@@ -20,31 +20,40 @@ from .criteria import checklists, mean
 from .score_cache import cached_readings
 
 
-def answers(vlm_id: str, images: Sequence[Image.Image], questions: Sequence[str], device: str | None = None) -> list[float]:
-    """P(yes) for each pair (images[i], questions[i]), from the score cache where this model
-    answered the same question on the same image before."""
-    if not images:
-        return []
+def answers(vlm_id: str, images: Sequence[Image.Image], questions: Sequence[Sequence[str]],
+            device: str | None = None) -> list[list[float]]:
+    """P(yes) for each of images[i]'s questions[i], from the score cache where this model answered
+    the same question on the same image before; the others are asked together, each image read
+    once (`checklist_p_yes`)."""
+    pairs = [(i, q) for i, asked in enumerate(questions) for q in asked]
+    if not pairs:
+        return [[] for _ in images]
     model = load_vlm(vlm_id, device)
-    readings = cached_readings(f"judge:{vlm_id}", images,
-                               lambda at: [[p] for p in model.p_yes([images[i] for i in at], [questions[i] for i in at])],
-                               extra=questions)
-    return [float(r[0]) for r in readings]
+
+    def ask(at: list[int]) -> list[list[float]]:
+        """Readings for the pairs at these positions (each a list of one P(yes))."""
+        uncached: dict[int, list[str]] = {}
+        for k in at:
+            uncached.setdefault(pairs[k][0], []).append(pairs[k][1])
+        found = model.checklist_p_yes([images[i] for i in uncached], list(uncached.values()))
+        by_image = {i: iter(p_yes) for i, p_yes in zip(uncached, found)}
+        return [[next(by_image[pairs[k][0]])] for k in at]
+
+    readings = iter(cached_readings(f"judge:{vlm_id}", [images[i] for i, _ in pairs], ask, extra=[q for _, q in pairs]))
+    return [[float(next(readings)[0]) for _ in asked] for asked in questions]
 
 
 @dataclass(frozen=True)
 class VlmJudge:
     """`vlm_score` (mean P(yes)), `vlm_checklist` (id, question, p_yes per criterion) and `vlm_id`.
-    Every (image, question) pair goes through the model in batches."""
+    Each image is read once for all its questions that are not in the score cache."""
 
     vlm_id: str
     id: str = "vlm"
 
     def __call__(self, frame: pd.DataFrame, images: Sequence[Image.Image], context: Context) -> pd.DataFrame:
         criteria = checklists(frame, context.curated)
-        pairs = [(i, c.question) for i, row in enumerate(criteria) for c in row]
-        found = iter(answers(self.vlm_id, [images[i] for i, _ in pairs], [q for _, q in pairs], context.device))
-        p_yes = [[next(found) for _ in row] for row in criteria]
+        p_yes = answers(self.vlm_id, images, [[c.question for c in row] for row in criteria], context.device)
         return frame.assign(
             vlm_score=[mean(p) for p in p_yes],
             vlm_checklist=[[{"id": c.id, "question": c.question, "p_yes": p} for c, p in zip(row, ps)]

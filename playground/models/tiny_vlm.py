@@ -214,10 +214,11 @@ def build_video_processor(cfg: dict[str, Any]):
 
 
 def image_seq_len(cfg: dict[str, Any]) -> int:
-    """``<image>`` tokens per frame: (image_size / patch_size)^2 / scale_factor^2 (81 in SmolVLM2)."""
+    """``<image>`` tokens per frame: (image_size // patch_size)^2 / scale_factor^2, as the model
+    counts them (SmolVLM2: 384 // 14 = 27 patches a side, 27^2 / 3^2 = 81)."""
     side, scale = cfg["vision"]["image_size"] // cfg["vision"]["patch_size"], cfg["scale_factor"]
-    if cfg["vision"]["image_size"] % cfg["vision"]["patch_size"] or side % scale:
-        raise ValueError("image_size must be a multiple of patch_size * scale_factor")
+    if side % scale:
+        raise ValueError("the patches a side (image_size // patch_size) must be a multiple of scale_factor")
     return (side // scale) ** 2
 
 
