@@ -5,6 +5,7 @@
     playground stats report --out report
     playground refine --subject melanoma --template photo-detailed --rounds 2 --out refined
     playground prefs export --format dpo --out prefs-dpo
+    playground judge scans/ --subject cardiomegaly --template xray-short --out judged.csv
 
 (`python -m playground ...` is the same.) Each command module is imported only when its command
 runs, so `playground library list` loads no torch. A problem a person can fix is printed as one
@@ -100,6 +101,24 @@ def prompt_search_command(args: argparse.Namespace) -> str:
             f"Every step: {args.out / 'search.csv'}")
 
 
+def judge_command(args: argparse.Namespace) -> str:
+    from tqdm.auto import tqdm
+
+    from .workflow.compare import Judges
+    from .workflow.judge_files import collect, judge_files
+
+    off = lambda value: None if value == "none" else value
+    judges = Judges(args.scorer or get_settings().scorer, off(args.medical_scorer), off(args.domain_scorer),
+                    off(args.judge))
+    files = collect(args.paths)
+    with tqdm(total=len(files), unit="file", desc="Judging", delay=1) as bar:  # no bar before a quick refusal
+        judged = judge_files(files, args.subject, judges, args.prompt, args.template, out=args.out,
+                             batch_size=args.batch_size, progress=lambda done, _total, _what: bar.update(done - bar.n))
+    skipped = "".join(f"\nSkipped: {reason}" for reason in judged.skipped)
+    by = ", ".join(judge.id for judge in judges.judges)
+    return f"Judged {len(judged.frame)} images ({by}); table: {judged.table}{skipped}"
+
+
 def prefs_command(args: argparse.Namespace) -> str:
     from .research.prefs import export
 
@@ -136,6 +155,26 @@ def _drawing_arguments(parser: argparse.ArgumentParser, template_help: str, out_
                         "(default: PLAYGROUND_JUDGE)")
     parser.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
     parser.add_argument("--out", type=Path, required=True, help=out_help)
+
+
+def _judge_parser(commands) -> None:
+    judging = commands.add_parser("judge", help="judge any images (PNG, JPEG, WebP files or folders) as Compare does")
+    judging.set_defaults(handler=judge_command)
+    judging.add_argument("paths", nargs="+", type=Path, help="image files, or folders of them (not entered further)")
+    judging.add_argument("--subject", required=True, help="the medical subject the images should show, e.g. melanoma")
+    judging.add_argument("--prompt", default="", help="what to judge every image against (default: a PNG's own "
+                         "prompt, else the template filled with the subject, else the subject)")
+    judging.add_argument("--template", default="", help="the kind of image, e.g. xray-short: its modality picks the "
+                         "checklist and the x-ray classifier; its prompt is the fallback")
+    judging.add_argument("--scorer", default=None, help="the general CLIP (default: PLAYGROUND_SCORER)")
+    judging.add_argument("--medical-scorer", default=get_settings().medical_scorer,
+                         help="the medical CLIP, or 'none' (default: PLAYGROUND_MEDICAL_SCORER)")
+    judging.add_argument("--domain-scorer", default="auto",
+                         help="'auto' (the domain CLIP of each image's modality), a scorer id, or 'none'")
+    judging.add_argument("--judge", default=get_settings().judge,
+                         help="the checklist judge (a vision-language model id), or 'none' (default: PLAYGROUND_JUDGE)")
+    judging.add_argument("--batch-size", type=int, default=16, help="images read and judged together")
+    judging.add_argument("--out", type=Path, required=True, help="the results table: .csv or .parquet")
 
 
 def _research_parsers(commands) -> None:
@@ -184,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     searching.add_argument("--seed", type=int, default=0, help="seeds the choice of mutations")
     searching.add_argument("--no-log", action="store_true", help="do not log the best prompt to the library")
 
+    _judge_parser(commands)
     _research_parsers(commands)
     return parser
 

@@ -116,6 +116,7 @@ COLUMNS: dict[str, ResultColumn] = _columns(
     ResultColumn("image_path", "where the PNG (with its parameters) was saved", "str", "save"),
     ResultColumn("image_file", "the PNG's file name inside the ZIP or the sweep's images/ folder", "str", "save"),
     ResultColumn("unit", "the sweep unit (subject x up to 4 templates) the image belongs to", "int", "sweep"),
+    ResultColumn("file", "the image file judged as given (`playground judge`, the Judge tab): its path, or an upload's own name", "str", "read"),
 )
 
 # The pairs a CLIP-family scorer fills: (image vs filled prompt, image vs bare subject, scorer id).

@@ -17,6 +17,7 @@ from playground.research.study import RatingSession, m001_ratings
 from playground.research.sweep import Study, sweep
 from playground.types import Column, GuidanceSetting
 from playground.workflow.compare import Judges, compare_to_folder, evaluate
+from playground.workflow.judge_files import collect, judge_files
 
 BLURRY = GuidanceSetting(7.5, steps=2, negative_prompt="blurry")
 CARTOON = GuidanceSetting(7.5, steps=2, negative_prompt="cartoon, drawing")
@@ -41,8 +42,9 @@ def test_every_column_a_comparison_produces_is_declared_and_every_declared_colum
     study = Study(name="one", subjects=["melanoma"], templates=["photo-short"], settings=[BLURRY], seeds=1,
                   medical_scorer=TINY_MEDICAL_SCORER_ID)
     swept = sweep(study, tmp_path / "run")
-    produced = set(saved.frame.columns) | set(zipped.columns) | set(swept.columns)
-    for frame in (saved.frame, zipped, swept):
+    judged = judge_files(collect([saved.folder]), "melanoma", judges).frame  # the app's PNGs judged again
+    produced = set(saved.frame.columns) | set(zipped.columns) | set(swept.columns) | set(judged.columns)
+    for frame in (saved.frame, zipped, swept, judged):
         assert schema.undeclared(frame) == []
     assert produced == set(schema.COLUMNS)
     assert list(saved.frame.columns[: len(schema.of_step("generate"))]) == schema.of_step("generate")

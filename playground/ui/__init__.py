@@ -10,6 +10,7 @@ from ..config import get_settings
 from ..models.runtime import Runtime, detect_runtime
 from ..render.markdown import text
 from . import arena_tab, compare, educators, library_tab, mcp_tools, study_tab
+from .judge_tab import build as build_judge_tab
 
 TITLE = "Medical Text-to-Image Prompt Playground"
 INTRO = (
@@ -44,6 +45,7 @@ def build_demo(
             library_tab.build(runtime, templates, compare_tab, tabs)
             arena_tab.build(templates, curated, compare_tab)
             study_tab.build(compare_tab)
+            build_judge_tab(runtime, templates, curated)
         mcp_tools.register(runtime, templates, curated)
     return demo
 
