@@ -13,7 +13,8 @@ SHOWN = "() => [...document.querySelectorAll('#arena-a img, #arena-b img')].map(
         "i.getBoundingClientRect().width, i.getBoundingClientRect().height, getComputedStyle(i).objectFit])"
 
 
-def test_a_vote_in_the_arena_changes_the_leaderboard_and_draws_the_next_pair(page, app_url):
+def test_a_vote_in_the_arena_changes_the_leaderboard_and_draws_the_next_pair(page, app_url, fresh_library):
+    """On a library of its own: an earlier test's vote on the same pair would tie the two."""
     before = len(open_arena().votes())
     rated = open_arena().leaderboard().set_index("contestant")["rating"]  # earlier tests may have voted
     page.goto(app_url)

@@ -5,6 +5,7 @@ import ast
 import asyncio
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from mcp import ClientSession
@@ -26,7 +27,8 @@ def mcp(app_url: str, call):
                 await session.initialize()
                 return await call(session)
 
-    return asyncio.run(run())
+    with ThreadPoolExecutor(1) as own_loop:  # Playwright's sync API keeps an event loop running in this thread
+        return own_loop.submit(asyncio.run, run()).result()
 
 
 def call_tool(app_url: str, name: str, **arguments):
