@@ -88,6 +88,23 @@ class FormWidgets:
         return values | {self.rows_note: note}
 
 
+def judge_choices(runtime: Runtime, prefix: str = "") -> dict[str, gr.components.Component]:
+    """The scorer and judge dropdowns (in a row), as Compare offers them; other tabs reuse them
+    with an elem_id `prefix` of their own."""
+    with gr.Row():
+        return {
+            "scorer": gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0],
+                                  label="General CLIP (scores every image)"),
+            "medical_scorer": gr.Dropdown([NONE, *runtime.medical_scorers], value=runtime.medical_scorers[0],
+                                          label="Medical CLIP"),
+            "domain_scorer": gr.Dropdown(
+                [("by each image's modality", AUTO), (NONE, NONE), *[(c, c) for c in runtime.domain_scorers[1:]]],
+                value=AUTO, label="Domain CLIP", elem_id=f"{prefix}domain-scorer"),
+            "judge": gr.Dropdown([*runtime.judges, NONE], value=(runtime.judges or (NONE,))[0],
+                                 label="Checklist judge (a vision-language model)", elem_id=f"{prefix}judge"),
+        }
+
+
 def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
     """The form inside the current Blocks: subject, models, Generate and Stop, the prompt
     columns, and an Advanced section (rows, seeds, size, Prompt S/R, scorers and judges, a PNG
@@ -134,15 +151,7 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
         w["prompt_sr"] = gr.Textbox(label="Prompt S/R: word, replacement, ... (column 1's prompt, one column per term, "
                                     "instead of columns 2-4)", value="",
                                     placeholder="H&E, immunohistochemistry, Masson's trichrome", elem_id="prompt-sr")
-        with gr.Row():
-            w["scorer"] = gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0], label="General CLIP (scores every image)")
-            w["medical_scorer"] = gr.Dropdown([NONE, *runtime.medical_scorers], value=runtime.medical_scorers[0],
-                                              label="Medical CLIP")
-            w["domain_scorer"] = gr.Dropdown(
-                [("by each image's modality", AUTO), (NONE, NONE), *[(c, c) for c in runtime.domain_scorers[1:]]],
-                value=AUTO, label="Domain CLIP", elem_id="domain-scorer")
-            w["judge"] = gr.Dropdown([*runtime.judges, NONE], value=(runtime.judges or (NONE,))[0],
-                                     label="Checklist judge (a vision-language model)", elem_id="judge")
+        w |= judge_choices(runtime)
         png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=140,
                       elem_id="restore-png")
         png_status = gr.Markdown(elem_id="restore-status")

@@ -27,6 +27,7 @@ from ..workflow.form import AUTO, NONE, CompareForm
 from ..workflow.judge_files import Asked, ImageFile, Judged, judge_files
 from . import gpu
 from .common import user_errors
+from .compare_form import judge_choices
 
 EMPTY = ('<div class="pg-empty">Nothing judged yet: upload PNG, JPEG or WebP images above, name the subject they '
          "should show, then press <b>Judge</b>.</div>")
@@ -62,15 +63,7 @@ def _layout(runtime: Runtime, templates: TemplateSet) -> dict:
                                         label="Kind of image (template)", elem_id="judge-template")
             w["run"] = gr.Button("Judge", variant="primary", elem_id="judge-run")
     with gr.Accordion("Judges", open=False):
-        with gr.Row():
-            w["scorer"] = gr.Dropdown(list(runtime.scorers), value=runtime.scorers[0], label="General CLIP")
-            w["medical_scorer"] = gr.Dropdown([NONE, *runtime.medical_scorers], value=runtime.medical_scorers[0],
-                                              label="Medical CLIP")
-            w["domain_scorer"] = gr.Dropdown(
-                [("by each image's modality", AUTO), (NONE, NONE), *[(c, c) for c in runtime.domain_scorers[1:]]],
-                value=AUTO, label="Domain CLIP")
-            w["judge"] = gr.Dropdown([*runtime.judges, NONE], value=(runtime.judges or (NONE,))[0],
-                                     label="Checklist judge (a vision-language model)")
+        w |= judge_choices(runtime, prefix="judge-tab-")
     w["status"] = gr.Markdown(elem_id="judge-status")
     w["grid"] = gr.HTML(EMPTY, css_template=grid_html.CSS, elem_id="judge-grid",
                         label="Judged images (click one to enlarge it with its full evaluation)")
