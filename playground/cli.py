@@ -2,7 +2,10 @@
 
     playground library list --text melanoma --sort score
     playground sweep glide-replication-quick --out runs/quick
+    playground report-card tiny-offline --quick --out cards/quick
     playground stats report --out report
+    playground stats gaps runs/quick
+    playground stats study runs/quick && playground stats calibrate runs/quick
     playground refine --subject melanoma --template photo-detailed --rounds 2 --out refined
     playground prefs export --format dpo --out prefs-dpo
     playground judge scans/ --subject cardiomegaly --template xray-short --out judged.csv
@@ -119,6 +122,48 @@ def judge_command(args: argparse.Namespace) -> str:
     return f"Judged {len(judged.frame)} images ({by}); table: {judged.table}{skipped}"
 
 
+def gaps_command(args: argparse.Namespace) -> str:
+    from . import gaps
+
+    frame, folder = gaps.read_results(args.run)
+    table = gaps.gaps(frame)
+    if table.empty:
+        raise PlaygroundError(f"{args.run} has no images drawn for patient subgroups (no `subgroup` values): sweep a "
+                              "study with `demographics: true`, or draw a Compare grid with Patient subgroups on.")
+    out = args.out or folder / "gaps"
+    files = gaps.write(table, out)
+    return f"{gaps.gap_summary(table).to_string(index=False)}\n\nWrote {', '.join(f.name for f in files)} to {out}/"
+
+
+def study_command(args: argparse.Namespace) -> str:
+    from .research import calibration
+    from .research.study import RatingSession
+
+    session = RatingSession(args.run)
+    written, checklist = session.report(), calibration.report(session)
+    table = f"\n{checklist.table.round(3).to_string(index=False)}\n" if len(checklist.table) else ""
+    return f"{written.note}\n\n{checklist.note}\n{table}\nWrote the report to {args.run / 'report'}/"
+
+
+def calibrate_command(args: argparse.Namespace) -> str:
+    from .research import calibration
+    from .research.study import RatingSession
+
+    stored = calibration.calibrate(RatingSession(args.run))
+    if not stored:
+        raise PlaygroundError(f"{args.run} has no checklist criterion that raters answered both yes and no beside a "
+                              "judge's P(yes): nothing to calibrate yet (a study file's `checklist: true` asks them).")
+    fitted = "\n".join(f"  {c.judge} ({c.model}) {c.criterion}: {c.n} answers" for c in stored)
+    return f"Stored {len(stored)} calibration(s) in {get_settings().calibrations_path}:\n{fitted}"
+
+
+def report_card_command(args: argparse.Namespace) -> str:
+    from .research.report_card import write_report_cards
+
+    page = write_report_cards(args.models, args.out, args.quick)
+    return f"Wrote {page}" if page else ""  # another process of an `accelerate launch` drew its share
+
+
 def prefs_command(args: argparse.Namespace) -> str:
     from .research.prefs import export
 
@@ -184,6 +229,15 @@ def _research_parsers(commands) -> None:
     sweep.add_argument("--out", type=Path, required=True, help="run folder (created; reused to resume)")
     sweep.add_argument("--reduced", action="store_true", help="2 subjects, 2 templates, 2 seeds, 2 steps")
 
+    card = commands.add_parser("report-card", help="the original study's protocol through every judge, as one HTML "
+                               "page (two models: side by side); resumable, and `accelerate launch` spreads it")
+    card.set_defaults(handler=report_card_command)
+    card.add_argument("models", nargs="+", metavar="MODEL", help="one model id, or two to compare side by side")
+    card.add_argument("--quick", action="store_true", help="a cut for a CPU: 2 subject phrasings, 2 styles, 1 seed, "
+                      "2 steps (4 with CLIP guidance)")
+    card.add_argument("--out", type=Path, required=True, help="folder for index.html, its assets and the runs "
+                      "(reused to resume)")
+
     prefs = commands.add_parser("prefs", help="preference pairs for fine-tuning (MAGIC, Diffusion-DPO)")
     prefs.set_defaults(handler=prefs_command)
     prefs_actions = prefs.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -199,6 +253,16 @@ def _research_parsers(commands) -> None:
                         help="ratings: an XLSX in the original study's layout or a CSV (default: the original study)")
     report.add_argument("--sheet", default="matrix_nonsensical_as_zero", help="XLSX sheet to read")
     report.add_argument("--out", type=Path, default=Path("report"))
+    gaps = reports.add_parser("gaps", help="every judge's mean per patient subgroup and the largest gap (CSV, PNG)")
+    gaps.set_defaults(handler=gaps_command)
+    gaps.add_argument("run", type=Path, help="a sweep's run folder, or a results table (.parquet or .csv)")
+    gaps.add_argument("--out", type=Path, default=None, help="output folder (default: gaps/ beside the table)")
+    study = reports.add_parser("study", help="a rated run's report: ratings, judge agreement, checklist calibration")
+    study.set_defaults(handler=study_command)
+    study.add_argument("run", type=Path, help="a sweep's run folder with its ratings")
+    calibrate = reports.add_parser("calibrate", help="fit and store each checklist judge's calibration per criterion")
+    calibrate.set_defaults(handler=calibrate_command)
+    calibrate.add_argument("run", type=Path, help="a sweep's run folder whose raters answered the checklist")
 
 
 def build_parser() -> argparse.ArgumentParser:

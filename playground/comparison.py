@@ -21,6 +21,7 @@ from .types import (
     MAX_MODELS,
     MAX_SEED,
     MAX_SETTINGS,
+    MAX_SUBGROUPS,
     Column,
     GuidanceSetting,
 )
@@ -129,8 +130,10 @@ class Comparison:
         if not isinstance(self.subject, str) or not self.subject.strip():
             raise PlaygroundError("The subject is empty; type a medical subject such as 'melanoma'.")
         limits.text(self.subject, "The subject", chars)
-        if not 1 <= len(self.columns) <= MAX_COLUMNS:
-            raise PlaygroundError(f"A comparison has 1 to {MAX_COLUMNS} prompt columns, got {len(self.columns)}.")
+        widest = MAX_SUBGROUPS if all(c.subgroup for c in self.columns) else MAX_COLUMNS
+        if not 1 <= len(self.columns) <= widest:
+            raise PlaygroundError(f"A comparison has 1 to {MAX_COLUMNS} prompt columns (up to {MAX_SUBGROUPS} when they are "
+                                  f"one prompt's patient subgroups), got {len(self.columns)}.")
         for i, column in enumerate(self.columns, start=1):
             if not column.prompt.strip():
                 raise PlaygroundError(f"The prompt of column {i} is empty.")
@@ -177,10 +180,12 @@ class Comparison:
 class ComparisonResult:
     """One row of `frame` per image (columns: playground.schema), `images[i]` drawn for row i.
 
-    `folder` and `zip_path` are set once the result is saved (PNGs with parameters, and a ZIP).
+    `folder` and `zip_path` are set once the result is saved (PNGs with parameters, and a ZIP);
+    `seconds`, how long the request had run when it was (the time the cost estimate is held to).
     """
 
     frame: pd.DataFrame
     images: list[Image.Image] = field(default_factory=list)
     folder: Path | None = None
     zip_path: Path | None = None
+    seconds: float = 0.0

@@ -52,6 +52,7 @@ class Settings:
     hub_timeout_s: float  # PLAYGROUND_HUB_TIMEOUT: seconds before the Hub counts as unreachable
     device: str | None  # PLAYGROUND_DEVICE: force "cpu", "cuda" or "mps"; unset = best available
     library_path: Path  # PLAYGROUND_LIBRARY: the shared prompt library's SQLite file (default: in home)
+    calibrations_path: Path  # PLAYGROUND_CALIBRATIONS: the judges' calibrations' SQLite file (default: in home)
     library_hub_repo: str | None  # LIBRARY_HUB_REPO: dataset repo the library is shared through
     safety_checker: bool  # PLAYGROUND_SAFETY_CHECKER=off: drop a model's safety checker
     library_timeout_s: float  # PLAYGROUND_LIBRARY_TIMEOUT: seconds a library write waits for a lock
@@ -64,6 +65,7 @@ class Settings:
     max_work: int  # PLAYGROUND_MAX_WORK: one request's work, in image-steps at 512x512 (images x steps x pixels)
     max_loaded_models: int  # PLAYGROUND_MAX_LOADED: pipelines kept in memory at once
     max_upload_mb: int  # PLAYGROUND_MAX_UPLOAD_MB: largest file a visitor may upload (library import)
+    zerogpu_max_s: int  # PLAYGROUND_ZEROGPU_MAX_SECONDS: the longest GPU duration one ZeroGPU call may ask for
     queue_size: int  # PLAYGROUND_QUEUE_SIZE: requests waiting before visitors are told to retry
     monitoring: bool  # PLAYGROUND_MONITORING=1: Gradio's /monitoring pages (off: traffic is not public)
     preload: bool  # PLAYGROUND_PRELOAD=1: download and load the default model while the app starts
@@ -160,6 +162,7 @@ def get_settings() -> Settings:
         hub_timeout_s=_env_number("PLAYGROUND_HUB_TIMEOUT", 10.0, float),
         device=device,
         library_path=Path(os.environ.get("PLAYGROUND_LIBRARY") or home / "library.sqlite"),
+        calibrations_path=Path(os.environ.get("PLAYGROUND_CALIBRATIONS") or home / "calibrations.sqlite"),
         library_hub_repo=os.environ.get("LIBRARY_HUB_REPO", "").strip() or None,
         safety_checker=os.environ.get("PLAYGROUND_SAFETY_CHECKER", "on").strip().lower() not in {"off", "0", "false", "no"},
         library_timeout_s=_env_number("PLAYGROUND_LIBRARY_TIMEOUT", 30.0, float),
@@ -172,6 +175,7 @@ def get_settings() -> Settings:
         max_work=_env_number("PLAYGROUND_MAX_WORK", 4096),
         max_loaded_models=_env_number("PLAYGROUND_MAX_LOADED", 2),
         max_upload_mb=_env_number("PLAYGROUND_MAX_UPLOAD_MB", 10),
+        zerogpu_max_s=_env_number("PLAYGROUND_ZEROGPU_MAX_SECONDS", 300),
         queue_size=_env_number("PLAYGROUND_QUEUE_SIZE", 20),
         monitoring=_env_flag("PLAYGROUND_MONITORING"),
         preload=_env_flag("PLAYGROUND_PRELOAD"),

@@ -42,8 +42,16 @@ def _json(value: object) -> object:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, ensure_ascii=False, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+        return json.dumps(value, ensure_ascii=False, default=_plain)
     return value
+
+
+def _plain(value: object) -> object:
+    """What JSON cannot write, as it can: a numpy array (a list read back from Parquet inside a
+    record) as a list, a numpy scalar as a number, anything else as text."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def csv_text(frame: pd.DataFrame) -> str:

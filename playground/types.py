@@ -13,6 +13,7 @@ from .config import Settings, get_settings
 from .errors import PlaygroundError
 
 MAX_COLUMNS = 4
+MAX_SUBGROUPS = 6  # columns the patient-subgroup axis makes of one (Fitzpatrick I-VI): a grid's widest
 MAX_SETTINGS = 4
 MAX_MODELS = 4
 MAX_SEED = 2**32 - 1
@@ -40,7 +41,8 @@ class Column:
     template_id: str = "free"
     negative_prompt: str = ""  # the template's; a setting's negative prompt is joined to it
     modality: str = ""
-    variant: str = ""  # the Prompt S/R term this column's prompt carries (prompt_sr), else ''
+    variant: str = ""  # the Prompt S/R term this column's prompt carries (prompt_sr) or its patient subgroup's label, else ''
+    subgroup: str = ""  # the patient subgroup's id (demographics.yaml) this column's prompt names, else ''
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,15 @@ def test_criteria_checklist_matches_clip_zero_shot(evaluated):
         logits = scorer.model.logit_scale.exp() * embeddings @ texts.T
         expected.append(float(logits.softmax(dim=-1)[0, 0]))
     first = frame.iloc[0]
-    assert first["criteria_score"] == pytest.approx(sum(expected) / len(expected), abs=1e-5)
-    assert first["criteria_passed"] == sum(p > 0.5 for p in expected)
+    assert {g for c in criteria for g in c.require} == {"microscopic-scale"}  # the one gate; it has none
+    gate_holds = expected[[c.id for c in criteria].index("microscopic-scale")] > 0.5
+    counts = [gate_holds or not c.require for c in criteria]  # where the gate fails, what it gates is left out
+    counted = [p for p, count in zip(expected, counts) if count]
+    assert first["criteria_score"] == pytest.approx(sum(counted) / len(counted), abs=1e-5)
+    assert first["criteria_passed"] == sum(p > 0.5 for p in counted)
     assert [c["id"] for c in first["criteria"]] == [c.id for c in criteria]
     assert [c["p"] for c in first["criteria"]] == pytest.approx(expected, abs=1e-5)
-    assert [c["passed"] for c in first["criteria"]] == [p > 0.5 for p in expected]
+    assert [c["passed"] for c in first["criteria"]] == [p > 0.5 and count for p, count in zip(expected, counts)]
     assert frame.loc[frame["template_id"] == "free", "criteria"].map(len).eq(0).all()  # free prompt: no modality
 
 

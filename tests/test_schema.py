@@ -98,6 +98,8 @@ def test_a_rating_database_keyed_by_labels_is_migrated_to_setting_keys(tmp_path)
     table = sweep(study, run_dir)
     old_label = "CFG 7.5 · 2 steps · default · neg"  # how both settings were labelled and keyed before
     old_key = hashlib.sha256(f"{table.loc[0, 'prompt']}\x1f{old_label}".encode()).hexdigest()[:16]
+    for made in run_dir.glob("ratings.sqlite*"):  # the sweep's, which keeps the run's order: a database from before
+        made.unlink()
     db = sqlite3.connect(run_dir / "ratings.sqlite", isolation_level=None)
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
     m001_ratings(db)
@@ -109,13 +111,15 @@ def test_a_rating_database_keyed_by_labels_is_migrated_to_setting_keys(tmp_path)
     session = RatingSession(run_dir)
     ratings = session.ratings()
     assert len(ratings) == 1 and ratings.loc[0, "style"] == 4
+    assert ratings.loc[0, "ordering"] == "random"  # ratings from before orders were recorded: all random
     assert ratings.loc[0, "setting_key"] == CARTOON.key
     rated = session.frame.loc[session.frame["image_file"] == shown, "item"].item()
     assert session.next_item("bob").key != rated  # bob resumes after the condition he rated
     check = sqlite3.connect(run_dir / "ratings.sqlite")
     assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # the same settings as the library
     migrations = [r[0] for r in check.execute("SELECT name FROM _migrations")]
-    assert migrations == ["m001_ratings", "m002_items_keyed_by_setting", "m003_rater_keys"]
+    assert migrations == ["m001_ratings", "m002_items_keyed_by_setting", "m003_rater_keys", "m004_rating_order",
+                          "m005_checklist_answers"]
 
 
 def test_the_readme_documents_every_column_from_the_declaration():

@@ -10,8 +10,10 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
+from playground import GuidanceSetting, compare, schema
 from playground.catalog.curated import load_curated
 from playground.config import TINY_VLM_ID
 from playground.judges.base import Context
@@ -110,6 +112,8 @@ def test_the_judge_asks_only_what_the_score_cache_lacks_and_scores_as_before(mon
                           "subject": ["cardiomegaly", "adenocarcinoma", "pneumonia"]})
     images, context, vlm = [noise(11), noise(12), noise(13)], Context(load_curated(), device="cpu"), VlmJudge(TINY_VLM_ID)
     expected = [float(np.mean(p)) for p in pair_by_pair(judge, images, [CHEST, TISSUE, CHEST[:4]])]
+    raw = [float(np.mean([a.raw_yes for a in judge.answers([image] * len(asked), asked)]))
+           for image, asked in zip(images, [CHEST, TISSUE, CHEST[:4]])]
 
     vlm(frame.iloc[:1], images[:1], context)  # the first image's answers are cached
     with frames_encoded(judge) as rest:
@@ -119,4 +123,31 @@ def test_the_judge_asks_only_what_the_score_cache_lacks_and_scores_as_before(mon
     assert sum(rest) == 2 * 5 and none == []
     assert scored["vlm_score"].tolist() == pytest.approx(expected, abs=1e-5)
     assert again["vlm_score"].tolist() == pytest.approx(expected, abs=1e-5)
+    assert again["vlm_raw_yes"].tolist() == pytest.approx(raw, abs=1e-5)  # the cache keeps both readings
+    assert scored["vlm_raw_yes"].tolist() == pytest.approx(raw, abs=1e-5)
     assert [[a["question"] for a in row] for row in again["vlm_checklist"]] == [CHEST, TISSUE, CHEST[:4]]
+
+
+def test_the_raw_p_yes_over_the_whole_vocabulary_is_the_same_on_both_paths_and_below_p_yes(judge):
+    images, questions = [noise(14), noise(15, (40, 64))], [CHEST, TISSUE[:3]]
+    once = judge.checklist_answers(images, questions)
+    alone = [judge.answers([image] * len(asked), asked) for image, asked in zip(images, questions)]
+    for got, want in zip(once, alone, strict=True):
+        assert [a.raw_yes for a in got] == pytest.approx([a.raw_yes for a in want], abs=1e-5)
+        assert [a.p_yes for a in got] == pytest.approx([a.p_yes for a in want], abs=1e-5)
+        assert all(0 <= a.raw_yes < a.p_yes <= 1 for a in got)  # the toy model spreads its mass over the vocabulary
+    # VQAScore's reading, by hand: the softmax of every logit, at the token SmolVLM2 writes after "Assistant:".
+    with torch.no_grad():
+        logits = judge.model(**judge.inputs(images[:1], CHEST[:1])).logits[0, -1]
+    (yes,) = judge.processor.tokenizer.encode(" Yes", add_special_tokens=False)
+    assert once[0][0].raw_yes == pytest.approx(torch.softmax(logits, dim=0)[yes].item(), abs=1e-5)
+
+
+def test_a_comparison_judged_by_the_checklist_judge_has_the_raw_p_yes_beside_its_score():
+    frame = compare("cardiomegaly", ["xray-short"], [GuidanceSetting(4.0, 2)], images_per_cell=1,
+                    vlm_id=TINY_VLM_ID).frame
+    assert not schema.undeclared(frame) and schema.COLUMNS["vlm_raw_yes"].scale == (0.0, 1.0)
+    for row in frame.itertuples():
+        assert all(0 <= a["raw_yes"] <= a["p_yes"] <= 1 for a in row.vlm_checklist)
+        asked = [a["raw_yes"] for a in row.vlm_checklist if not a["skipped"]]  # the questions vlm_score counts
+        assert 0 <= row.vlm_raw_yes <= row.vlm_score and row.vlm_raw_yes == pytest.approx(np.mean(asked), abs=1e-6)

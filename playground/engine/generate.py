@@ -100,7 +100,7 @@ def _out_of_memory(comparison: Comparison, batch_size: int) -> PlaygroundError:
     )
 
 
-def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterator[ComparisonResult]:
+def stream(comparison: Comparison, progress: ProgressFn | None = None, cached_only: bool = False) -> Iterator[ComparisonResult]:
     """Generate every image of `comparison`, yielding each batch as soon as it is decoded.
 
     Args:
@@ -110,6 +110,8 @@ def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterat
             across models, `what` saying it in words (see `progress.StepCounter`); and as ``progress(bytes_done, bytes_total, "Downloading <model>")`` while a
             model's files download on its first use. It runs inside the denoising call, so an
             error it raises is handled as the model's would be.
+        cached_only: yield only the images found in the image cache and draw none (a link that
+            reopens a grid shows it from the cache, or says how much is missing).
 
     Yields:
         `ComparisonResult` chunks: a model's images found in the disk cache first (one chunk, so
@@ -135,7 +137,7 @@ def stream(comparison: Comparison, progress: ProgressFn | None = None) -> Iterat
             row_index += len(settings)
             if cached := [found for found, _ in rows if found is not None]:
                 yield joined(cached)
-            for _, drawing in rows:
+            for _, drawing in [] if cached_only else rows:
                 yield from drawing
     finally:
         if cache:
@@ -251,6 +253,7 @@ def _row(
             rows.append({
                 "subject": comparison.subject.strip(), "column": c, "row": row_index,
                 "template_id": column.template_id, "modality": column.modality, "variant": column.variant,
+                "subgroup": column.subgroup,
                 "prompt": prompt,
                 "negative_prompt": negative, "setting": setting.label, "setting_key": setting.key,
                 "setting_negative_prompt": setting.negative_prompt, "model_id": model.model_id, "scheduler": sampler,

@@ -18,6 +18,8 @@ from ..files import atomic
 
 WEIGHT = 0.5  # of the newest measurement in the running average
 _lock = threading.Lock()
+_warm: set[str] = set()  # keys drawn in this process: the first batch of each pays for warming up, so it
+# counts only when nothing is known yet
 
 
 def _path() -> Path:
@@ -36,15 +38,11 @@ def _read() -> dict[str, float]:
     return {k: float(v) for k, v in found.items() if isinstance(v, (int, float)) and v > 0} if isinstance(found, dict) else {}
 
 
-def record(model_id: str, device: str, guided: bool, pixels: int, image_steps: int, seconds: float) -> None:
-    """Add one batch's time: `image_steps` (images x steps) at `pixels` per image took `seconds`."""
-    if image_steps <= 0 or pixels <= 0 or seconds <= 0:
-        return
-    per_megapixel = seconds / image_steps / (pixels / 1e6)
+def _average(key: str, value: float) -> None:
+    """Fold `value` into the running average stored under `key`."""
     with _lock:
         known = _read()
-        key = _key(model_id, device, guided)
-        known[key] = per_megapixel if key not in known else WEIGHT * per_megapixel + (1 - WEIGHT) * known[key]
+        known[key] = value if key not in known else WEIGHT * value + (1 - WEIGHT) * known[key]
         try:
             with atomic(_path()) as tmp:
                 tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
@@ -52,7 +50,29 @@ def record(model_id: str, device: str, guided: bool, pixels: int, image_steps: i
             pass
 
 
+def record(model_id: str, device: str, guided: bool, pixels: int, image_steps: int, seconds: float) -> None:
+    """Add one batch's time: `image_steps` (images x steps) at `pixels` per image took `seconds`."""
+    key = _key(model_id, device, guided)
+    warming_up = key not in _warm
+    _warm.add(key)
+    if image_steps <= 0 or pixels <= 0 or seconds <= 0 or (warming_up and key in _read()):
+        return
+    _average(key, seconds / image_steps / (pixels / 1e6))
+
+
 def step_seconds(model_id: str, device: str, guided: bool, pixels: int) -> float | None:
     """Measured seconds per image-step at `pixels` per image, or None when never measured here."""
     known = _read().get(_key(model_id, device, guided))
     return None if known is None else known * pixels / 1e6
+
+
+def record_rest(panel: str, device: str, images: int, seconds: float) -> None:
+    """Add the time a request spent on `images` images besides denoising them: judging them with
+    the judges `panel` names, saving them and the grid, the batch's set-up, showing them."""
+    if images > 0 and seconds > 0:
+        _average(f"rest|{panel}|{device}", seconds / images)
+
+
+def rest_seconds(panel: str, device: str) -> float | None:
+    """Measured seconds per image besides denoising (see `record_rest`), or None when never measured here."""
+    return _read().get(f"rest|{panel}|{device}")

@@ -106,6 +106,12 @@ class Judges:
         one is chosen, else CLIP's criteria score."""
         return CHECKLISTS[0] if self.vlm_id else CHECKLISTS[1]
 
+    @property
+    def key(self) -> str:
+        """The panel's identity (every choice), under which its time per image is measured."""
+        return "|".join(str(v) for v in (self.scorer_id, self.medical_scorer_id, self.domain_scorer_id, self.vlm_id,
+                                         self.finding))
+
     @classmethod
     def of(cls, judges: Judges | str) -> Judges:
         """`judges` itself, or a general CLIP's id alone (every other judge at its default)."""

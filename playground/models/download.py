@@ -9,6 +9,7 @@ callback, so the Compare tab can say "Downloading stabilityai/sd-turbo: 1.2 of 5
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
@@ -102,3 +103,21 @@ def fetch(model_id: str, report: DownloadFn, variant: str | None = None) -> str:
         components = [k for k, v in json.load(f).items() if not k.startswith("_") and isinstance(v, list)]
     files = files_to_fetch(HfApi().list_repo_files(model_id), components, variant)
     return snapshot_download(model_id, allow_patterns=files, tqdm_class=byte_reporter(report))
+
+
+TOKEN_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # huggingface_hub's name, and its older one
+
+
+def token_from_secrets() -> str:
+    """Take the Hub token from a Space's secrets (they arrive as environment variables; the older
+    name is copied to HF_TOKEN, which huggingface_hub reads for every download) and say, for the
+    log, what it opens: the gated models need a token of an account that accepted their licence."""
+    from . import registry
+
+    token = next((os.environ[name].strip() for name in TOKEN_NAMES if os.environ.get(name, "").strip()), "")
+    gated = ", ".join(c.id for c in registry.load_models().cards.values() if c.gated) or "none"
+    if not token:
+        return (f"No Hub token (a Space secret named HF_TOKEN): the gated models ({gated}) are refused with a "
+                "sentence; every other model loads.")
+    os.environ["HF_TOKEN"] = token
+    return f"A Hub token is set (HF_TOKEN): the gated models ({gated}) load if its account accepted their licence."

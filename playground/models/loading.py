@@ -234,7 +234,7 @@ def hub_errors_as_sentences(model_id: str) -> Iterator[None]:
     except GatedRepoError:
         raise PlaygroundError(
             f"'{model_id}' is gated: accept its licence at https://huggingface.co/{model_id}, then set HF_TOKEN "
-            "to a token of that account."
+            "to a token of that account (on a Space: a secret named HF_TOKEN, then restart the Space)."
         ) from None
     except RepositoryNotFoundError:
         raise PlaygroundError(

@@ -9,8 +9,12 @@ which the model writes " Yes" (with a space); Qwen-VL's and Gemma's end in a new
 it writes "Yes". Any model that loads with `AutoProcessor` + `AutoModelForImageTextToText` and has
 a chat template works; `tiny-offline-vlm` is SmolVLM2's family at toy size (see tiny_vlm).
 
+Each answer is read two ways (`Answer`): P(yes) renormalised over the two answer tokens (what the
+judge scores with), and the raw probability of the "Yes" token over the whole vocabulary, which is
+VQAScore as published (Lin et al. 2024), so scores can be set against published VQAScore numbers.
+
 A checklist asks several questions about one image, and every prompt shares the image's part:
-`checklist_p_yes` preprocesses and encodes each image once, runs the text model once over the
+`checklist_answers` preprocesses and encodes each image once, runs the text model once over the
 shared prefix (up to the last image token) and answers all its questions from those cached keys
 and values (see `SHARED_PREFIX_TYPES` for the families that can).
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from PIL import Image
@@ -67,6 +72,20 @@ def answer_ids(processor, question: str = "Is this an image?") -> tuple[int, int
     if ids[0] == ids[1]:
         raise PlaygroundError("The judge's tokenizer gives Yes and No the same token.")
     return ids[0], ids[1]
+
+
+class Answer(NamedTuple):
+    """One yes/no answer read off the next-token logits.
+
+    Attributes:
+        p_yes: P(yes) renormalised over the Yes and No answer tokens: softmax of their two logits.
+        raw_yes: P("Yes") over the whole vocabulary (VQAScore as published): the softmax of every
+            logit, at the token the chat template writes for "Yes". Never above `p_yes`; far below
+            it when the model would rather write something other than Yes or No.
+    """
+
+    p_yes: float
+    raw_yes: float
 
 
 @dataclass(frozen=True)
@@ -128,36 +147,46 @@ class VisionLanguageModel:
         output goes to the model as it is (SmolVLM's pixel mask, Qwen-VL's image grid, ...)."""
         return self.model(**self.on_device(inputs), use_cache=False, logits_to_keep=1).logits[:, -1, :].float()
 
-    def answer_of(self, logits: torch.Tensor) -> list[float]:
-        """P(yes) from next-token logits (rows, vocab): the softmax over the two answer logits."""
-        return logits[:, [self.yes_id, self.no_id]].softmax(dim=-1)[:, 0].tolist()
+    def answer_of(self, logits: torch.Tensor) -> list[Answer]:
+        """The answers in next-token logits (rows, vocab): renormalised and raw (see `Answer`)."""
+        renormalised = logits[:, [self.yes_id, self.no_id]].softmax(dim=-1)[:, 0]
+        raw = logits.softmax(dim=-1)[:, self.yes_id]
+        return [Answer(p, r) for p, r in zip(renormalised.tolist(), raw.tolist())]
 
-    def p_yes(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[float]:
-        """P(yes) for each pair (images[i], questions[i]), each pair its own sequence."""
+    def answers(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[Answer]:
+        """The answer for each pair (images[i], questions[i]), each pair its own sequence."""
         if len(images) != len(questions):
             raise PlaygroundError(f"{len(images)} images but {len(questions)} questions: one of each per pair.")
-        answers: list[float] = []
+        answers: list[Answer] = []
         for start in range(0, len(images), self.batch_size):
             chunk = slice(start, start + self.batch_size)
             answers += self.answer_of(self.next_token_logits(self.inputs(images[chunk], questions[chunk])))
         return answers
 
+    def p_yes(self, images: Sequence[Image.Image], questions: Sequence[str]) -> list[float]:
+        """P(yes) (renormalised) for each pair (images[i], questions[i]), each pair its own sequence."""
+        return [answer.p_yes for answer in self.answers(images, questions)]
+
     def checklist_p_yes(self, images: Sequence[Image.Image], questions: Sequence[Sequence[str]]) -> list[list[float]]:
-        """P(yes) for each of images[i]'s questions[i], reading each image once: the answers `p_yes`
-        gives pair by pair, within float rounding.
+        """P(yes) (renormalised) for each of images[i]'s questions[i], reading each image once."""
+        return [[answer.p_yes for answer in row] for row in self.checklist_answers(images, questions)]
+
+    def checklist_answers(self, images: Sequence[Image.Image], questions: Sequence[Sequence[str]]) -> list[list[Answer]]:
+        """The answer to each of images[i]'s questions[i], reading each image once: the answers
+        `answers` gives pair by pair, within float rounding.
 
         Images of one shape are read together, `batch_size` at a time, and their questions answered
         `batch_size` at a time. A model type outside SHARED_PREFIX_TYPES, and an image whose prompts
-        do not split around it (see `reading`), is asked pair by pair with `p_yes`.
+        do not split around it (see `reading`), is asked pair by pair with `answers`.
         """
         if len(images) != len(questions):
             raise PlaygroundError(f"{len(images)} images but {len(questions)} question lists: one list per image.")
         shared = self.model.config.model_type in SHARED_PREFIX_TYPES
         readings = [self.reading(im, qs) if shared and qs else None for im, qs in zip(images, questions)]
-        answers: list[list[float]] = [[] for _ in images]
+        answers: list[list[Answer]] = [[] for _ in images]
         alone = [i for i, reading in enumerate(readings) if reading is None]
         pairs = [(i, q) for i in alone for q in questions[i]]
-        flat = iter(self.p_yes([images[i] for i, _ in pairs], [q for _, q in pairs]))
+        flat = iter(self.answers([images[i] for i, _ in pairs], [q for _, q in pairs]))
         for i in alone:
             answers[i] = [next(flat) for _ in questions[i]]
         for group in _batches(readings, self.batch_size):
@@ -190,7 +219,7 @@ class VisionLanguageModel:
         return Reading(expanded[:cut], pixels, [expanded[cut:end] + split[1] for split in splits])
 
     @torch.no_grad()
-    def _answer(self, readings: Sequence[Reading]) -> list[list[float]]:
+    def _answer(self, readings: Sequence[Reading]) -> list[list[Answer]]:
         """Answers for readings of one shape: one forward over their prefixes with the pixels (the
         vision tower's only run), then their questions, `batch_size` at a time, each on a copy of
         its image's cached keys and values."""
@@ -199,15 +228,15 @@ class VisionLanguageModel:
         cached = self.model(**self.on_device(batch), use_cache=True, logits_to_keep=1).past_key_values
         layers = [(keys, values) for keys, values, *_ in cached]
         rows = [(i, suffix) for i, reading in enumerate(readings) for suffix in reading.suffixes]
-        found: list[float] = []
+        found: list[Answer] = []
         for start in range(0, len(rows), self.batch_size):
             found += self._answer_suffixes(layers, rows[start : start + self.batch_size])
         flat = iter(found)
         return [[next(flat) for _ in reading.suffixes] for reading in readings]
 
     def _answer_suffixes(self, layers: list[tuple[torch.Tensor, torch.Tensor]],
-                         rows: Sequence[tuple[int, list[int]]]) -> list[float]:
-        """P(yes) after each (prefix index, suffix ids) row, on that prefix's keys and values.
+                         rows: Sequence[tuple[int, list[int]]]) -> list[Answer]:
+        """The answer after each (prefix index, suffix ids) row, on that prefix's keys and values.
 
         Suffixes are padded on the right: a causal model's logits at a suffix's last token do not
         see the padding after it, and the text model numbers the suffix's positions on from the
@@ -262,5 +291,5 @@ def load_vlm(model_id: str, device: str | None = None, split_images: bool | None
     return _models.get((model_id, str(torch_device), split), load, max_items=1)
 
 
-__all__ = ["SHARED_PREFIX_TYPES", "TINY_VLM_ID", "Reading", "VisionLanguageModel", "answer_ids", "load_vlm",
+__all__ = ["SHARED_PREFIX_TYPES", "TINY_VLM_ID", "Answer", "Reading", "VisionLanguageModel", "answer_ids", "load_vlm",
            "one_frame"]

@@ -97,9 +97,24 @@ def records(row: pd.Series, name: str) -> list[dict]:
 
 
 def passed(row: pd.Series) -> str:
-    """"k/n": how many of the image's criteria CLIP finds ('' without criteria)."""
+    """"k/n": how many of the image's n criteria CLIP finds ('' without criteria); one skipped
+    because its gate failed never passes."""
     checklist = records(row, "criteria")
     return f"{sum(bool(c['passed']) for c in checklist)}/{len(checklist)}" if checklist else ""
+
+
+def _skipped(check: dict) -> bool:
+    """Whether a checklist record was skipped (a gate failed); records saved before gates never were."""
+    return bool(check.get("skipped", False))
+
+
+def _gates(check: dict) -> list[str]:
+    """The ids of a checklist record's gates ([] for a record saved before gates)."""
+    value = check.get("require")
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else []
+
+
+SKIPPED = "skipped: gate failed"
 
 
 def top_label(row: pd.Series) -> str:
@@ -113,14 +128,26 @@ def probe_text(row: pd.Series) -> str:
     return ", ".join(f"{s['label']} {s['p']:.0%}" for s in records(row, "probe_top3"))
 
 
+def _criterion_text(check: dict) -> str:
+    """"✓ label 0.71", "✗ label 0.32", "– label 0.80 (skipped: gate failed)": one of CLIP's criteria."""
+    if _skipped(check):
+        return f"– {check['label']} {check['p']:.2f} ({SKIPPED})"
+    return f"{'✓' if check['passed'] else '✗'} {check['label']} {check['p']:.2f}"
+
+
+def _answer_text(answer: dict) -> str:
+    """"question → VLM 0.64", with "(skipped: gate failed)" where its gate failed."""
+    return f"{answer['question']} → VLM {answer['p_yes']:.2f}" + (f" ({SKIPPED})" if _skipped(answer) else "")
+
+
 def criteria_text(row: pd.Series) -> str:
     """"✓ label 0.71 · ✗ label 0.32": CLIP's checklist, for people."""
-    return " · ".join(f"{'✓' if c['passed'] else '✗'} {c['label']} {c['p']:.2f}" for c in records(row, "criteria"))
+    return " · ".join(_criterion_text(c) for c in records(row, "criteria"))
 
 
 def vlm_text(row: pd.Series) -> str:
     """"question → VLM 0.64 | ...": the checklist judge's answers, for people."""
-    return " | ".join(f"{a['question']} → VLM {a['p_yes']:.2f}" for a in records(row, "vlm_checklist"))
+    return " | ".join(_answer_text(a) for a in records(row, "vlm_checklist"))
 
 
 def _flag(row: pd.Series, name: str) -> bool:
@@ -141,11 +168,18 @@ def marks(row: pd.Series) -> list[str]:
 
 
 def column_headers(frame: pd.DataFrame) -> list[Header]:
-    """One header per prompt column present: its template (and Prompt S/R term) and its prompt."""
+    """One header per prompt column present: its template (and its Prompt S/R term or patient
+    subgroup) and its prompt."""
     columns = frame.drop_duplicates("column").sort_values("column")
-    return [Header(int(c["column"]), f"c{c['column'] + 1} {c['template_id']}"
-                   + (f" · S/R: {_text(c, 'variant')}" if _text(c, "variant") else ""), c["prompt"])
+    return [Header(int(c["column"]), f"c{c['column'] + 1} {c['template_id']}" + _axis(c), c["prompt"])
             for _, c in columns.iterrows()]
+
+
+def _axis(column: pd.Series) -> str:
+    """What a column varies, for its header: its patient subgroup or Prompt S/R term ("" when neither)."""
+    if not _text(column, "variant"):
+        return ""
+    return f" · {'subgroup' if _text(column, 'subgroup') else 'S/R'}: {_text(column, 'variant')}"
 
 
 def row_headers(frame: pd.DataFrame) -> list[Header]:
@@ -226,10 +260,11 @@ def heat_colour(heat: float | None) -> tuple[int, int, int]:
     return tuple(round(a + (b - a) * t) for a, b in zip(start, end))
 
 
-def detail_lines(row: pd.Series, number: int) -> list[str]:
+def detail_lines(row: pd.Series, number: int, checklist: bool = True) -> list[str]:
     """Everything known about image `number` (counted from 1, as the grid and the table number
-    them; `row` is its row of the frame), as plain lines: where it
-    sits, what was sent, every score, the checklist and the probe. Callers escape for their medium."""
+    them; `row` is its row of the frame), as plain lines: where it sits, what was sent, every
+    score, the checklist (unless a caller draws it itself: `checklist_tree`) and the probe.
+    Callers escape for their medium."""
     lines = [f"Image {number} · {row['model_id']} · {row['template_id']} · {row['setting']} · seed {row['seed']}",
              f"- prompt: {row['prompt']}"]
     if row["negative_prompt"]:
@@ -245,22 +280,57 @@ def detail_lines(row: pd.Series, number: int) -> list[str]:
     if _text(row, "finding"):
         lines.append(f"- chest x-ray finding asked for: {row['finding']}, probability {row['finding_score']:.2f} "
                      f"({row['finding_model']})")
-    lines += checklist_lines(row)
+    lines += checklist_lines(row) if checklist else []
     if probe_text(row):
         lines.append(f"- CLIP sees: {probe_text(row)}")
     return lines
 
 
-def checklist_lines(row: pd.Series) -> list[str]:
-    """The image's checklist, one line per criterion: the checklist judge's P(yes) beside CLIP's
-    probability where both answered."""
+@dataclass(frozen=True)
+class Check:
+    """One criterion of an image's checklist as shown: its words, its `depth` under its gates
+    (0: no gate) and whether the judge the checklist shows skipped it (its gate failed)."""
+
+    text: str
+    depth: int
+    skipped: bool
+
+
+def _in_tree_order(checks: list[dict]) -> list[tuple[int, dict]]:
+    """The records with their depths, each criterion under its first gate (criteria.yaml's order
+    among siblings): the checklist as a tree."""
+    ids = {c["id"] for c in checks}
+    children: dict[str | None, list[dict]] = {}
+    for check in checks:
+        children.setdefault(next((g for g in _gates(check) if g in ids), None), []).append(check)
+
+    def walk(gate: str | None, depth: int) -> list[tuple[int, dict]]:
+        return [pair for check in children.get(gate, []) for pair in [(depth, check), *walk(check["id"], depth + 1)]]
+
+    return walk(None, 0)
+
+
+def _beside(check: dict) -> str:
+    """" · CLIP 0.71": CLIP's reading of a criterion beside the checklist judge's answer."""
+    return f" · CLIP {check['p']:.2f}" + (f" ({SKIPPED})" if _skipped(check) else "")
+
+
+def checklist_tree(row: pd.Series) -> tuple[str, list[Check]]:
+    """The image's checklist as a heading and a tree, one `Check` per criterion: the checklist
+    judge's P(yes) beside CLIP's probability where both answered ("", [] without a checklist)."""
     clip = {c["id"]: c for c in records(row, "criteria")}
     answers = records(row, "vlm_checklist")
     if answers:
-        lines = [f"- checklist, answered by {row['vlm_id']} (P(yes)) and by CLIP:"]
-        return lines + [f"    - {a['question']} → VLM {a['p_yes']:.2f}"
-                        + (f" · CLIP {clip[a['id']]['p']:.2f}" if a["id"] in clip else "") for a in answers]
+        return (f"checklist, answered by {row['vlm_id']} (P(yes)) and by CLIP:",
+                [Check(_answer_text(a) + (_beside(clip[a["id"]]) if a["id"] in clip else ""), depth, _skipped(a))
+                 for depth, a in _in_tree_order(answers)])
     if clip:
-        return [f"- criteria {passed(row)}:"] + [f"    - {'✓' if c['passed'] else '✗'} {c['label']} {c['p']:.2f}"
-                                                 for c in clip.values()]
-    return []
+        return (f"criteria {passed(row)}:",
+                [Check(_criterion_text(c), depth, _skipped(c)) for depth, c in _in_tree_order(list(clip.values()))])
+    return "", []
+
+
+def checklist_lines(row: pd.Series) -> list[str]:
+    """The image's checklist as indented lines: children under their gate, skipped ones said so."""
+    heading, checks = checklist_tree(row)
+    return [f"- {heading}", *(f"{'    ' * (c.depth + 1)}- {c.text}" for c in checks)] if heading else []

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .grid import Cell, Grid, detail_lines, heat_colour, layout
+from .grid import Cell, Grid, checklist_tree, detail_lines, heat_colour, layout
 
 
 def file_url(path: object) -> str:
@@ -62,6 +62,10 @@ CSS = """
   padding: 12px; border-radius: 8px; }
 .pg-zoom .pg-full img { width: min(100%, 60vh, 768px); height: auto; display: block; margin: 0 auto 8px; }
 .pg-zoom .pg-lines { white-space: pre-wrap; font-size: 0.9em; }
+.pg-zoom .pg-checklist { font-size: 0.9em; margin-top: 2px; }
+.pg-zoom .pg-checklist ul { list-style: none; margin: 0; padding: 0 0 0 1.2em; }
+.pg-zoom .pg-checklist li::before { content: "- "; }
+.pg-zoom .pg-checklist li.pg-skipped { color: #8c959f; }
 .pg-dense figure { width: 100px; }
 .pg-dense figure img { width: 96px; height: 96px; }
 .pg-dense figcaption { font-size: 0.72em; }
@@ -79,14 +83,26 @@ def _image(frame: pd.DataFrame, cell: Cell) -> str:
         row = frame.iloc[image.position]
         src, alt = html.escape(file_url(row["image_path"])), html.escape(f"seed {image.seed}")
         words = html.escape(" · ".join([*image.badges, *image.marks, f"seed {image.seed}"]))
-        lines = html.escape("\n".join(detail_lines(row, image.position + 1)))
+        lines = html.escape("\n".join(detail_lines(row, image.position + 1, checklist=False)))
         parts.append(
             f'<figure data-position="{image.position}"><details class="pg-zoom"><summary>'
             f'<img src="{src}" alt="{alt}" loading="lazy"></summary><div class="pg-full"><img src="{src}" alt="{alt}">'
-            f'<div class="pg-lines">{lines}</div></div></details><span class="pg-num">#{image.position + 1}</span>'
+            f'<div class="pg-lines">{lines}</div>{checklist(row)}</div></details>'
+            f'<span class="pg-num">#{image.position + 1}</span>'
             f'<figcaption>{words}</figcaption></figure>'
         )
     return "".join(parts)
+
+
+def checklist(row: pd.Series) -> str:
+    """The enlarged view's checklist as a tree: each criterion indented under its gate (depth in
+    `data-depth`), a skipped one greyed ('' without a checklist)."""
+    heading, checks = checklist_tree(row)
+    if not heading:
+        return ""
+    items = "".join(f'<li class="{"pg-skipped" if c.skipped else "pg-counted"}" data-depth="{c.depth}" '
+                    f'style="margin-left: {1.2 * c.depth:.1f}em">{html.escape(c.text)}</li>' for c in checks)
+    return f'<div class="pg-checklist">- {html.escape(heading)}<ul>{items}</ul></div>'
 
 
 def _table(frame: pd.DataFrame, grid: Grid) -> str:

@@ -8,12 +8,22 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import schema
-from .grid import criteria_text, detail_lines, probe_text, vlm_text
+from .grid import criteria_text, detail_lines, probe_text, records, vlm_text
 from .markdown import code, item, text
 
 TABLE_KEYS = ["image", "column", "row", "model_id", "template_id", "setting", "seed"]  # image, column, row: from 1
 WHO_JUDGED = ["domain_scorer", "vlm_id", "finding", "finding_model"]  # which judge gave the scores beside them
-STRUCTURED = {"criteria": criteria_text, "vlm_checklist": vlm_text, "probe_top3": probe_text}  # shown as text
+
+
+def calibrated_text(row: pd.Series) -> str | None:
+    """"vlm cross-section 0.80 → 0.67 | ...": raw and calibrated P(yes); None without any (the
+    table then drops the column)."""
+    return " | ".join(f"{r['judge']} {r['id']} {r['p']:.2f} → {r['p_calibrated']:.2f}"
+                      for r in records(row, "checklist_calibrated")) or None
+
+
+STRUCTURED = {"criteria": criteria_text, "vlm_checklist": vlm_text, "probe_top3": probe_text,
+              "checklist_calibrated": calibrated_text}  # shown as text
 
 
 def results_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,9 +4,11 @@ are blinded copies (research/blind.py); the run folder itself, with its tables a
 names, is never served.
 
 The order of conditions, and which images are shown, are random per rater and reproducible from
-the session's seed. A condition is a prompt and a guidance setting's key, so two settings that
-differ only in their negative prompt are two conditions. Ratings live in `ratings.sqlite` in the
-run folder (one row per rater and condition; rating again replaces), so a rater can stop and resume.
+the session's seed; a run may ask for the most informative conditions first instead
+(research/informative_order.py), and each rating records its order. A condition is a prompt and
+a guidance setting's key, so two settings that differ only in their negative prompt are two
+conditions. Ratings live in `ratings.sqlite` in the run folder (one row per rater and condition;
+rating again replaces), so a rater can stop and resume.
 
 On the web a name is not an identity: the first session under a name gets a rater key (shown once;
 the database keeps its hash), and resuming or rating under that name needs the key (`sign_in`,
@@ -22,6 +24,7 @@ import random
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,12 +34,12 @@ import pandas as pd
 
 from .. import db as store
 from .. import limits, schema, stats
+from ..catalog.curated import Criterion
 from ..config import get_settings
-from ..csv_files import write_csv
 from ..errors import PlaygroundError
 from ..files import atomic, trim_soon
 from ..types import GuidanceSetting
-from . import access
+from . import access, checklist_ratings, informative_order, study_report
 from .blind import blinded, pseudonyms
 
 SCALE = {0: "completely wrong", 1: "hints of correct", 2: "clear signs of correct", 3: "mainly correct",
@@ -145,8 +148,10 @@ def run_from_result(frame: pd.DataFrame, name: str | None = None, owner_key: str
 class RatingSession:
     """Ratings of the sweep in `run_dir` (a folder written by playground.sweep)."""
 
-    def __init__(self, run_dir: Path, seed: int = 0) -> None:
+    def __init__(self, run_dir: Path, seed: int = 0, order: str | None = None) -> None:
+        """`order` (informative_order.ORDERS) overrides the run's own order (random unless chosen)."""
         self.run_dir, self.seed = Path(run_dir), seed
+        self._order = None if order is None else informative_order.checked(order)
         table = self.run_dir / "results.parquet"
         if not table.is_file():
             raise PlaygroundError(f"{self.run_dir} holds no finished sweep (results.parquet is missing).")
@@ -165,7 +170,8 @@ class RatingSession:
                 new = item_of_image.get(shown.split(",")[0], item)
                 db.execute("UPDATE OR REPLACE ratings SET item = ? WHERE rater = ? AND item = ?", (new, rater, item))
 
-        return [m001_ratings, m002_items_keyed_by_setting, m003_rater_keys]
+        return [m001_ratings, m002_items_keyed_by_setting, m003_rater_keys, informative_order.m004_rating_order,
+                checklist_ratings.m005_checklist_answers]
 
     def _db(self) -> AbstractContextManager[sqlite3.Connection]:
         return store.opened(self.path, self._migrations())
@@ -215,11 +221,34 @@ class RatingSession:
             raise PlaygroundError("Start (or resume) the session first: press Start / resume with your rater name.")
         return name
 
+    @functools.cached_property
+    def ordering(self) -> str:
+        """The order raters are asked in: the session's, else the run's (`choose_order`)."""
+        with self._db() as db:
+            return self._order or informative_order.stored(db)
+
+    def choose_order(self, order: str) -> None:
+        """Ask this run's raters in `order` from now on (a sweep sets its study file's)."""
+        with store.writing(self.path, self._migrations(), "The run's order") as db:
+            informative_order.store(db, order)
+        self.__dict__.pop("ordering", None)
+
+    def ask_checklist(self, on: bool = True) -> None:
+        """Ask this run's raters the checklist too (`on`) or not (research/checklist_ratings.py)."""
+        with store.writing(self.path, self._migrations(), "The run's checklist setting") as db:
+            checklist_ratings.ask(db, on)
+
+    def questions(self, key: str) -> list[Criterion]:
+        """The checklist questions a rater answers for condition `key` ([] when the run asks none)."""
+        with self._db() as db:
+            return checklist_ratings.questions(self.frame, key) if checklist_ratings.asked(db) else []
+
     def order(self, rater: str) -> list[str]:
-        """This rater's order of items: a shuffle seeded by the session seed and the rater's name."""
+        """This rater's order of items: a shuffle seeded by the session seed and the rater's name,
+        then sorted most informative first where the session's `ordering` says so."""
         items = sorted(set(self.frame["item"]))
         random.Random(f"{self.seed}:{self._check_rater(rater)}").shuffle(items)
-        return items
+        return informative_order.ordered(self.frame, items, self.ordering)
 
     def item(self, rater: str, key: str) -> Item:
         order = self.order(rater)
@@ -238,9 +267,11 @@ class RatingSession:
                 return self.item(rater, key)
         return None
 
-    def check(self, rater: str, key: str, style: object, content: object, best: object = None) -> Item:
+    def check(self, rater: str, key: str, style: object, content: object, best: object = None,
+              checklist: Mapping[str, object] | None = None) -> Item:
         """The item a rating is for, once the rating is checked (0-4 each; `best`, the 0-based index
-        of an image shown, or None); raises the sentence that says what is wrong."""
+        of an image shown, or None; `checklist`, criterion id -> yes, no or unsure, for each of
+        `questions(key)`); raises the sentence that says what is wrong."""
         if style is None or content is None:
             raise PlaygroundError("Rate both style and content before going on.")
         for name, value in (("style", style), ("content", content)):
@@ -249,21 +280,27 @@ class RatingSession:
         item = self.item(self._check_rater(rater), key)
         if best is not None and not (limits.is_whole(best) and 0 <= best < len(item.images)):
             raise PlaygroundError(f"The best image must be one of the {len(item.images)} shown (or none), got {best!r}.")
+        checklist_ratings.checked(self.questions(key), checklist)
         return item
 
-    def rate(self, rater: str, key: str, style: int, content: int, best: int | None = None) -> None:
-        """Store a rating; `best` is the 0-based index of the shown image marked best, if any."""
+    def rate(self, rater: str, key: str, style: int, content: int, best: int | None = None,
+             checklist: Mapping[str, str] | None = None) -> None:
+        """Store a rating; `best` is the 0-based index of the shown image marked best, if any;
+        `checklist` the answers to the condition's checklist questions, when the run asks them."""
         rater = self._check_rater(rater)
-        item = self.check(rater, key, style, content, best)
+        item = self.check(rater, key, style, content, best, checklist)
+        answers = checklist_ratings.checked(self.questions(key), checklist)
         style, content, best = int(style), int(content), None if best is None else int(best)
         with store.writing(self.path, self._migrations(), "The rating") as db:
             db.execute(
-                "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rater, item) DO UPDATE SET "
+                "INSERT INTO ratings (rater, item, style, content, best_image, shown, created, ordering) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rater, item) DO UPDATE SET "
                 "style = excluded.style, content = excluded.content, best_image = excluded.best_image, "
-                "shown = excluded.shown, created = excluded.created",
+                "shown = excluded.shown, created = excluded.created, ordering = excluded.ordering",
                 (rater, key, style, content, item.files[best] if best is not None else "", ",".join(item.files),
-                 store.now_utc()),
+                 store.now_utc(), self.ordering),
             )
+            checklist_ratings.store_answers(db, rater, key, answers)
 
     def ratings(self) -> pd.DataFrame:
         """Every rating with its condition (subject, modality, prompt, setting and its key) and the
@@ -280,6 +317,11 @@ class RatingSession:
         for column in schema.scores(self.frame):
             ratings[column] = [float(scores.loc[files, column].mean()) for files in shown]
         return ratings.join(per_item, on="item")
+
+    def checklist_answers(self) -> pd.DataFrame:
+        """Every checklist answer with the images its rater saw, raters by pseudonym."""
+        with self._db() as db:
+            return checklist_ratings.read(db, self.run_dir)
 
     def long_ratings(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
         """Ratings (`table`, default: all of `ratings()`) in stats' long layout: subject = the
@@ -298,56 +340,12 @@ class RatingSession:
             raise PlaygroundError("No ratings yet in this run: rate a condition or two, then show the statistics.")
         return table
 
-    def report(self) -> StudyReport:
-        """Write the statistics of the ratings so far to `report/` in the run folder, with the
-        agreement between raters (Krippendorff's alpha) and of the judges with the experts and each
-        other (agreement.csv and the heat map agreement.png)."""
-        table = self.rated()
-        out = self.run_dir / "report"
-        observers = {aspect: table.pivot(index="item", columns="rater", values=aspect) for aspect in stats.ASPECTS}
-        written = stats.report(self.long_ratings(table), out, observers)
-        judges = [column for column in schema.scores(table) if table[column].notna().any()]  # those that ran here
-        agreement = stats.agreement(table, judges)
-        write_csv(agreement, out / "agreement.csv")
-        note = (f"{len(table)} ratings by {table['rater'].nunique()} rater(s). {_raters_sentence(written.raters)} "
-                "Below: how each judge agrees with the experts and with each other judge (Spearman's rho, 95% interval).")
-        return StudyReport(written.summary.round(2), written.boxplot, note, agreement,
-                           stats.agreement_plot(agreement, out))
+    def report(self) -> study_report.StudyReport:
+        """The statistics of the ratings so far, written to `report/` in the run folder (see
+        research/study_report.py)."""
+        return study_report.of_ratings(self.rated(), self.long_ratings, self.run_dir / "report")
 
 
 def _taken(name: str) -> str:
     return (f"The rater name {name!r} is taken in this run and the rater key sent is not its key. Paste your "
             "rater key (the page gave it when you first started), or choose another name.")
-
-
-def _raters_sentence(raters: pd.DataFrame) -> str:
-    """Krippendorff's alpha per aspect in words, or why there is none yet."""
-    head = "Agreement between raters (Krippendorff's alpha, ordinal; 1 = full agreement, 0 = no better than chance)"
-    if raters["note"].nunique() == 1 and raters["note"].iloc[0]:
-        return f"{head}: none yet, {raters['note'].iloc[0]}."
-    parts = [f"{r.aspect} {r.alpha:.2f}" if not r.note else f"{r.aspect} none ({r.note})" for r in raters.itertuples()]
-    return f"{head}, over {raters['units'].max()} condition(s) rated by two or more raters: {'; '.join(parts)}."
-
-
-@dataclass(frozen=True)
-class StudyReport:
-    """The statistics of a study's ratings: median and IQR per category, the box plot, a sentence
-    with the counts, and (for a run's ratings) the judges' agreement with the experts."""
-
-    summary: pd.DataFrame
-    boxplot: Path
-    note: str
-    agreement: pd.DataFrame | None = None
-    agreement_plot: Path | None = None
-
-
-@functools.cache
-def original_study() -> StudyReport:
-    """The original study's medians and IQRs per category, its box plot and a sentence on it,
-    computed once per process from the ratings shipped in prompt_library/study-data."""
-    ratings = stats.read_ratings(get_settings().original_study)
-    written = stats.report(ratings, get_settings().home / "cache" / "original-study")
-    note = (f"**The original study** (GLIDE, Kather Lab 2022, MIT): {ratings['subject'].nunique()} prompts rated "
-            f"for style and content on the 0-4 scale, {len(ratings)} ratings in all. Median and IQR per category; "
-            "rate your own run below and press Show statistics to compare.")
-    return StudyReport(written.summary.round(2), written.boxplot, note)

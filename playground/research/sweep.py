@@ -4,7 +4,8 @@
     accelerate launch --cpu --num_processes 2 -m playground sweep STUDY.yaml --out runs/NAME
 
 The work is cut into units (one subject x up to 4 templates, every setting and seed), each a
-`Comparison`. A unit writes its PNGs (with parameters) and then its part of the table, atomically;
+`Comparison`; with `demographics: true`, a unit is one subject x one template drawn once per
+patient subgroup of its modality (prompt_library/demographics.yaml). A unit writes its PNGs (with parameters) and then its part of the table, atomically;
 a rerun skips units whose part and images are on disk and verified, so an interrupted sweep
 resumes. Under `accelerate launch` the units are split between processes with
 `PartialState().split_between_processes`; the main process merges the parts into `results.parquet`
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..catalog.curated import load_curated
 from ..catalog.datafiles import describe
+from ..catalog.demographics import load_demographics
 from ..catalog.templates import TemplateSet, load_templates
 from ..comparison import Comparison
 from ..config import get_settings
@@ -32,7 +34,10 @@ from ..files import atomic
 from ..judges.base import AUTO, Context, Judges
 from ..render.export import image_names, parse_parameters, read_parameters, save_images
 from ..types import MAX_COLUMNS, MIN_CLIP_GUIDED_STEPS, GuidanceSetting
+from ..workflow import subgroups
 from ..workflow.compare import generate_and_evaluate
+from .informative_order import RANDOM, Order
+from .study import RatingSession
 
 
 def _configured(name: str) -> Any:
@@ -57,6 +62,9 @@ class Study(BaseModel):
     seeds: int = Field(4, ge=1)
     width: int | None = None
     height: int | None = None
+    demographics: bool = False  # each template drawn once per patient subgroup of its modality (demographics.yaml)
+    order: Order = RANDOM  # how raters are asked for the conditions (research/informative_order.py)
+    checklist: bool = False  # raters answer the checklist questions too (research/checklist_ratings.py)
 
     @model_validator(mode="after")
     def _settings_allowed(self) -> Study:
@@ -101,15 +109,17 @@ def load_study(path: str | Path, reduced: bool = False) -> Study:
 
 
 def units(study: Study, templates: TemplateSet) -> list[Comparison]:
-    """The study's work as comparisons: each subject with up to 4 templates, all settings and seeds."""
-    settings = list(study.settings)
+    """The study's work as comparisons: each subject with up to 4 templates, all settings and seeds;
+    with `demographics`, each subject with one template, once per patient subgroup (a template
+    whose modality has none is refused before anything is drawn)."""
+    options = dict(settings=list(study.settings), images_per_cell=study.seeds, model_id=study.model,
+                   guidance_scorer_id=study.scorer, width=study.width, height=study.height)
+    if study.demographics:
+        demographics = load_demographics()
+        return [Comparison(subject, subgroups.expand(templates[t].column(subject), subject, demographics), **options)
+                for subject in study.subjects for t in study.templates]
     chunks = [study.templates[i : i + MAX_COLUMNS] for i in range(0, len(study.templates), MAX_COLUMNS)]
-    return [
-        Comparison.from_templates(subject, chunk, templates, settings=settings, images_per_cell=study.seeds,
-                                  model_id=study.model, guidance_scorer_id=study.scorer,
-                                  width=study.width, height=study.height)
-        for subject in study.subjects for chunk in chunks
-    ]
+    return [Comparison.from_templates(subject, chunk, templates, **options) for subject in study.subjects for chunk in chunks]
 
 
 def _prefix(index: int) -> str:
@@ -173,4 +183,9 @@ def sweep(study: Study, out: Path) -> pd.DataFrame | None:
             if not _unit_done(index, work[index], out):
                 run_unit(index, work[index], study, out, context)
     state.wait_for_everyone()
-    return merge(out, len(work)) if state.is_main_process else None
+    if not state.is_main_process:
+        return None
+    frame = merge(out, len(work))
+    RatingSession(out).choose_order(study.order)
+    RatingSession(out).ask_checklist(study.checklist)
+    return frame

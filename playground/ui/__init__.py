@@ -41,6 +41,7 @@ def build_demo(
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
                 compare_tab = compare.build(runtime, templates, curated)
+                compare_tab.on_load(demo)
             educators.build(templates, curated, compare_tab, tabs)
             library_tab.build(runtime, templates, compare_tab, tabs)
             arena_tab.build(templates, curated, compare_tab)

@@ -45,7 +45,8 @@ from ..workflow.compare import (
 )
 from ..workflow.form import CompareForm, column_of
 from ..workflow.restore import from_parameters
-from . import compare_form, gpu, refine_panel, search_panel
+from ..workflow.subgroups import shown_gaps
+from . import compare_cost, compare_form, compare_link, gpu, refine_panel, search_panel
 from .common import image_position, user_errors, vote_said, voter_of
 from .compare_form import FormWidgets
 
@@ -61,17 +62,34 @@ class Run:
 @dataclass
 class CompareTab:
     """The Compare tab's parts other tabs use: the form (to fill it), the handler that generates
-    and its outputs (to chain it), the grid shown."""
+    and its outputs (to chain it), the grid shown; and what a link opened on the page fills."""
 
     form: FormWidgets
-    generate: Callable
+    handlers: Handlers
     outputs: list
     result: gr.State  # the frame of the grid shown (with image_path)
     selection: list  # what depends on the grid's selected image: its number, details, note, Prefer's message
+    link: dict  # the link's widgets (ui/compare_link.py)
+    link_status: gr.Markdown  # what became of a link the page was opened from
+    linked: gr.State  # whether the page was opened from a link
 
     @property
     def runtime(self) -> Runtime:
         return self.form.runtime
+
+    @property
+    def generate(self) -> Callable:
+        return self.handlers.generate
+
+    def view(self, saved: ComparisonResult, comparison: Comparison, judges: Judges) -> tuple:
+        """What the tab shows of `saved`, drawn from `comparison` judged by `judges`."""
+        return view(saved, Run(comparison, judges))
+
+    def on_load(self, demo: gr.Blocks) -> None:
+        """What the page does as it opens: the cost of the form shown, a link's form and grid reopened."""
+        demo.load(self.handlers.cost.describe, inputs_kwargs=self.form.widgets, outputs=self.form.cost,
+                  show_progress="hidden", api_name=False)
+        compare_link.wire(compare_link.Links(self), self.link, demo)
 
     def restore(self, filled: CompareForm) -> dict:
         """Widget values for `filled` (see `restore`)."""
@@ -83,10 +101,11 @@ class CompareTab:
                                   show_progress_on=self.outputs[0], api_name=False)
 
     def new_grid(self, event, after_success: bool = False):
-        """After `event` (after its success only, if asked), forget the selection: it described an
-        image of the grid being replaced."""
+        """After `event` (after its success only, if asked), forget the selection (it described an
+        image of the grid being replaced) and what a link said of the grid before."""
         return (event.success if after_success else event.then)(
-            lambda: (0, "", "", ""), None, self.selection, show_progress="hidden", api_name=False)
+            lambda: (0, "", "", "", ""), None, [*self.selection, self.link_status], show_progress="hidden",
+            api_name=False)
 
 
 SHOWN = 9  # what `view` returns: grid, legend, plot, table, ZIP, grid PNG, images, frame, run
@@ -121,9 +140,13 @@ def streamed(results: Iterator[ComparisonResult | gpu.Previews], run: Run) -> Ge
 def _outputs() -> tuple[list, dict]:
     """The grid and what goes with it, laid out under the form; (outputs of a generating event, others)."""
     parts = {"confusion": gr.Markdown(label="Warnings", elem_id="confusion-warning"),
+             "link_status": gr.Markdown(elem_id="link-status"),
              "legend": gr.Markdown(label="Legend", elem_id="legend")}
     parts["grid"] = grid = gr.HTML(grid_html.EMPTY, css_template=grid_html.CSS, js_on_load=grid_html.SELECT_JS, elem_id="grid",
                    label="Grid: columns are prompts, rows are model x setting (click an image to enlarge and select it)")
+    parts["gaps"] = gr.Dataframe(visible=False, interactive=False, elem_id="subgroup-gaps",
+                                 label="Patient subgroups: each judge's mean per subgroup, and the largest gap "
+                                 "(highest minus lowest mean) with its 95% interval")
     with gr.Row():
         parts["selected"] = gr.Number(label="Selected image #", precision=0, value=0, elem_id="selected")
         parts["note"] = gr.Textbox(label="Note (optional)", scale=2)
@@ -143,7 +166,8 @@ def _outputs() -> tuple[list, dict]:
         grid_png = gr.File(label="Download: the labelled grid (PNG)", elem_id="grid-png")
     # for the API: each image with its number, in the table's order (the page shows them in the grid)
     images = gr.Gallery(label="Images", visible=False, elem_id="images")
-    parts["result"], parts["run"] = gr.State(), gr.State()
+    parts["link"] = compare_link.build()
+    parts["result"], parts["run"], parts["linked"] = gr.State(), gr.State(), gr.State(False)
     return [grid, parts["legend"], plot, table, download, grid_png, images, parts["result"], parts["run"]], parts
 
 
@@ -154,16 +178,21 @@ class Handlers:
     def __init__(self, form: FormWidgets, templates: TemplateSet, curated: Curated) -> None:
         self.form, self.runtime, self.templates, self.curated = form, form.runtime, templates, curated
         self.context = Context(curated, form.runtime.offline)
+        self.cost = compare_cost.Cost(form, templates)
 
     @user_errors
     def generate(self, request: gr.Request, progress=gr.Progress(), **fields):
         """Generate the grid, streaming: each batch appears as soon as it is drawn and judged.
         Keywords: the form's fields (see README "The /compare endpoint")."""
-        comparison, judges = CompareForm.from_fields(fields).resolve(self.templates, self.runtime)
+        form = CompareForm.from_fields(fields)
+        comparison, judges = form.resolve(self.templates, self.runtime)
+        estimate = budget.estimate(comparison, judges)
         drawing = gpu.each(stream_to_folder, comparison, judges, context=self.context, progress=progress,
-                           request=request, seconds=budget.compare(comparison, judges), previews=True)
+                           request=request, seconds=estimate.zerogpu_seconds, previews=True)
         saved = yield from streamed(drawing, Run(comparison, judges))
         drawn = len(saved.frame) if saved else 0
+        if saved is not None:
+            self.cost.ran(request, form, estimate.seconds, saved.seconds, drawn)
         if drawn < comparison.n_images:  # Stop was pressed: say so, and what was kept
             gr.Info(f"Stopped after {drawn} of {comparison.n_images} images, as asked: those are saved (grid, "
                     "table and ZIP); nothing more was drawn.")
@@ -243,6 +272,12 @@ class Handlers:
         return {**restore(self.form, restored), self.form.png_status: f"Restored from {text(restored.label)}."}
 
 
+def subgroup_gaps(frame: pd.DataFrame | None) -> dict:
+    """The table under the grid, shown only for a grid drawn with the patient-subgroup axis."""
+    table = shown_gaps(frame)
+    return gr.update(value=table, visible=not table.empty)
+
+
 def shown_grid(frame: pd.DataFrame) -> ComparisonResult:
     """The grid on screen as a saved result: its frame, its images read back, its folder."""
     return ComparisonResult(frame, images_of(frame), folder=Path(frame["image_path"].iloc[0]).parent)
@@ -271,14 +306,17 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     outputs, parts = _outputs()
     handlers = Handlers(form, templates, curated)
     selection = [parts["selected"], parts["details"], parts["note"], parts["prefer_status"]]
-    tab = CompareTab(form, handlers.generate, outputs, parts["result"], selection)
+    tab = CompareTab(form, handlers, outputs, parts["result"], selection, parts["link"], parts["link_status"],
+                     parts["linked"])
     compare_form.wire(form, templates)
+    compare_cost.wire(handlers.cost, form.cost)
     checked = compare_form.sync_prompts(form, templates, form.generate.click).then(
         handlers.warn, inputs_kwargs=form.widgets, outputs=parts["confusion"], show_progress="hidden",
         api_name="confusion_warnings")
     tab.new_grid(checked, after_success=True).then(  # a mistake in the form stops here, the grid stays
         handlers.generate, inputs_kwargs=form.widgets, outputs=outputs, show_progress_on=parts["grid"],
-        api_name="compare")  # one progress bar, on the grid
+        api_name="compare").then(  # one progress bar, on the grid; then its time beside its estimate
+        handlers.cost.describe, inputs_kwargs=form.widgets, outputs=form.cost, show_progress="hidden", api_name=False)
     for button, handler, api_name in (("rerun", handlers.rerun, "rerun_cell"),
                                       ("full", handlers.decode_full, "decode_in_full")):
         parts[button].click(handler, [parts["result"], parts["run"], parts["selected"]], outputs,
@@ -290,6 +328,7 @@ def build(runtime: Runtime, templates: TemplateSet, curated: Curated) -> Compare
     parts["prefer"].click(handlers.prefer, [parts["result"], parts["selected"], parts["note"]], parts["prefer_status"],
                           api_name="prefer")
     form.png.upload(handlers.restore_png, form.png, [*form.components(), form.png_status], api_name="restore_png")
+    parts["result"].change(subgroup_gaps, parts["result"], parts["gaps"], show_progress="hidden", api_name=False)
     refine_panel.build(parts["result"], parts["run"], parts["selected"], handlers.context)
     search_panel.build(form, runtime, templates, handlers.context)
     return tab

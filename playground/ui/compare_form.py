@@ -66,6 +66,7 @@ class FormWidgets:
     runtime: Runtime
     generate: gr.Button
     stop: gr.Button
+    cost: gr.Markdown  # what Generate will cost (ui/compare_cost.py)
     png: gr.File  # a dropped PNG restores its settings into the form
     png_status: gr.Markdown
     examples: list[gr.Button] = field(default_factory=list)
@@ -119,6 +120,7 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
         with gr.Column(scale=1, min_width=140):
             generate = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", size="sm")
+    cost = gr.Markdown(elem_id="cost")  # under Generate: what it will cost (ui/compare_cost.py)
     gr.Markdown("Examples (a click fills the subject):", elem_classes=["pg-examples-label"])
     with gr.Row(elem_classes=["pg-examples"]):
         examples = [gr.Button(s, size="sm", variant="secondary", elem_classes=["example-subject"], min_width=60)
@@ -151,12 +153,15 @@ def layout(runtime: Runtime, templates: TemplateSet) -> FormWidgets:
         w["prompt_sr"] = gr.Textbox(label="Prompt S/R: word, replacement, ... (column 1's prompt, one column per term, "
                                     "instead of columns 2-4)", value="",
                                     placeholder="H&E, immunohistochemistry, Masson's trichrome", elem_id="prompt-sr")
+        w["subgroups"] = gr.Checkbox(False, label="Patient subgroups: column 1's prompt once per subgroup of its "
+                                     "modality (skin type, or age and sex: demographics.yaml), instead of columns 2-4",
+                                     elem_id="subgroups")
         w |= judge_choices(runtime)
         png = gr.File(label="Drop a PNG here to restore its settings", file_types=[".png"], height=140,
                       elem_id="restore-png")
         png_status = gr.Markdown(elem_id="restore-status")
     w["preset"], w["filled_for"] = gr.State(default_rows), gr.State(EXAMPLE_SUBJECTS[0])
-    return FormWidgets(w, note, runtime, generate, stop, png, png_status, examples)
+    return FormWidgets(w, note, runtime, generate, stop, cost, png, png_status, examples)
 
 
 def sync_prompts(form: FormWidgets, templates: TemplateSet, trigger) -> object:

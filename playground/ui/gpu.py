@@ -28,15 +28,30 @@ from typing import Any
 
 import gradio as gr
 
+from ..workflow import budget
 from .gpu_task import Previews, Progress, task
 from .zerogpu_standin import standin
 
-__all__ = ["Previews", "Progress", "each", "report", "run", "stop"]
+__all__ = ["Previews", "Progress", "each", "on_zerogpu", "report", "run", "stop"]
 
 
 def run(fn: Callable, *args: Any, seconds: float, **kwargs: Any) -> Iterator[Any]:
-    """`fn`'s progress and values, from wherever GPU work runs here (see the module docstring)."""
+    """`fn`'s progress and values, from wherever GPU work runs here (see the module docstring); on
+    ZeroGPU, a call longer than it grants is refused in a sentence before it starts."""
+    if on_zerogpu():
+        budget.check_duration(seconds)
     return _runner()(fn, args, kwargs, seconds)
+
+
+def on_zerogpu() -> bool:
+    """Whether GPU work asks ZeroGPU for its seconds: on a ZeroGPU Space (SPACES_ZERO_GPU, which
+    the `spaces` package reads), or through the stand-in that does what it does."""
+    mode = _mode()
+    return mode == "standin" or (mode != "off" and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"))
+
+
+def _mode() -> str:
+    return os.environ.get("PLAYGROUND_ZEROGPU", "").strip().lower()
 
 
 _stops: set[str] = set()  # sessions whose Stop was pressed while their task runs
@@ -80,7 +95,7 @@ def report(progress: gr.Progress, event: Progress) -> None:
 
 
 def _runner() -> Callable[[Callable, tuple, dict, float], Iterator[Any]]:
-    mode = os.environ.get("PLAYGROUND_ZEROGPU", "").strip().lower()
+    mode = _mode()
     if mode == "standin":
         return standin
     if mode != "off":

@@ -1,8 +1,9 @@
 """The Study tab: blinded rating of a sweep, one condition at a time, and the statistics so far.
 
 Raters see up to 4 images of a prompt condition and nothing of its prompt or settings; they rate
-style and content on the 0-4 scale and may mark the best image. Sweeps appear here when written to
-PLAYGROUND_HOME/runs/NAME (see README), and the grid shown in Compare becomes a run in one click,
+style and content on the 0-4 scale and may mark the best image; a run that asks the checklist
+shows its questions too (yes, no or unsure each; ui/study_checklist.py). Sweeps appear here when
+written to PLAYGROUND_HOME/runs/NAME (see README), and the grid shown in Compare becomes a run in one click,
 listed only in the browser that made it. A rater's first start hands out a rater key, which the
 browser keeps (gr.BrowserState) and resuming or rating needs. The original study's statistics (its
 shipped ratings) are shown from the start.
@@ -19,16 +20,17 @@ from PIL import Image
 
 from .. import limits
 from ..errors import PlaygroundError
-from ..research import access
+from ..research import access, calibration
 from ..research.study import (
     SCALE,
     RatingSession,
     check_result,
-    original_study,
     run_from_result,
 )
+from ..research.study_report import original_study
 from ..stats import SUMMARY_COLUMNS
 from ..types import MAX_SEED
+from . import study_checklist
 from .common import user_errors
 from .compare import CompareTab
 
@@ -108,9 +110,15 @@ def start(run: str, seed: float, rater: str, rater_key: str | None = None, run_k
     return header, *shown, signed.key, signed.key
 
 
+@user_errors
+def checklist_shown(run: str, seed: float, run_keys: object = None, current: str | None = None) -> gr.Dataframe:
+    """The checklist of the condition shown (hidden when the run asks none)."""
+    return study_checklist.shown(_session(run, seed, run_keys).questions(current) if current else [])
+
+
 def _rating(run: str, seed: float, rater: str, rater_key: str | None = None, run_keys: object = None,
             current: str | None = None, style: int | None = None, content: int | None = None,
-            best: int | None = None) -> tuple:
+            best: int | None = None, checklist: pd.DataFrame | None = None) -> tuple:
     """The session, the rater's name and the rating, checked; the sentence that says what is wrong.
     (`current`, the condition shown, is the page's state: an API caller's comes from its /study_start.)"""
     if not current:
@@ -118,8 +126,9 @@ def _rating(run: str, seed: float, rater: str, rater_key: str | None = None, run
     session = _session(run, seed, run_keys)
     name = session.signed_in(rater, rater_key)
     best = None if best in (None, -1) else best
-    session.check(name, current, style, content, best)
-    return session, name, current, style, content, best
+    answers = study_checklist.answers(checklist, session.questions(current))
+    session.check(name, current, style, content, best, answers)
+    return session, name, current, style, content, best, answers
 
 
 @user_errors
@@ -130,9 +139,10 @@ def check_rating(*rating) -> None:
 @user_errors
 def submit(run: str, seed: float, rater: str, rater_key: str | None = None, run_keys: object = None,
            current: str | None = None, style: int | None = None, content: int | None = None,
-           best: int | None = None) -> tuple:
-    """Store the rating and show the next condition (the rating widgets cleared)."""
-    session, name, *checked = _rating(run, seed, rater, rater_key, run_keys, current, style, content, best)
+           best: int | None = None, checklist: pd.DataFrame | None = None) -> tuple:
+    """Store the rating (and the checklist answers, when the run asks them) and show the next
+    condition (the rating widgets cleared)."""
+    session, name, *checked = _rating(run, seed, rater, rater_key, run_keys, current, style, content, best, checklist)
     session.rate(name, *checked)
     return *show(session, name), None, None
 
@@ -144,10 +154,12 @@ def check_statistics(run: str, seed: float, run_keys: object = None) -> None:
 
 @user_errors
 def statistics(run: str, seed: float, run_keys: object = None) -> tuple:
-    found = _session(run, seed, run_keys).report()
+    session = _session(run, seed, run_keys)
+    found, checklist = session.report(), calibration.report(session)
     with Image.open(found.boxplot) as image, Image.open(found.agreement_plot) as heatmap:
         return (found.summary, image.copy(), found.note, agreement_view(found.agreement),
-                heatmap.copy(), gr.Column(visible=True))  # the run folder is not served
+                heatmap.copy(), gr.Column(visible=True),  # the run folder is not served
+                *study_checklist.calibration_view(checklist))
 
 
 def agreement_view(agreement: pd.DataFrame) -> pd.DataFrame:
@@ -200,6 +212,7 @@ def _rating_layout(w: dict) -> None:
             w["style"] = gr.Radio(SCALE_CHOICES, label="Style", elem_id="study-style")
             w["content"] = gr.Radio(SCALE_CHOICES, label="Content", elem_id="study-content")
             w["best"] = gr.Radio(best_choices(0), value=-1, label="Best image", elem_id="study-best")
+            study_checklist.layout(w)
             w["submit_button"] = gr.Button("Submit and next", variant="primary", elem_id="study-submit")
 
 
@@ -222,13 +235,14 @@ def _statistics_outputs(w: dict) -> None:
                                   "and with each other judge")
     w["agreement_plot"] = gr.Image(label="Judge agreement (Spearman's rho)", type="pil", show_label=False,
                                    buttons=["fullscreen"], elem_id="study-agreement-plot")  # the figure has its title
+    study_checklist.statistics_layout(w)
 
 
-def _checked(trigger, check, handler, inputs: list, outputs: list, api_name: str) -> None:
+def _checked(trigger, check, handler, inputs: list, outputs: list, api_name: str) -> gr.events.Dependency:
     """Wire `trigger` so that a mistake is one message and every output keeps its value: `check`
     (no outputs) raises our sentence first and `handler` runs only after it passed. The endpoint
     `api_name` is `handler` alone, which checks again, so API callers get the same sentence."""
-    trigger(check, inputs, None, show_progress="hidden", api_name=False).success(
+    return trigger(check, inputs, None, show_progress="hidden", api_name=False).success(
         handler, inputs, outputs, api_name=api_name)
 
 
@@ -243,10 +257,13 @@ def build(compare: CompareTab) -> None:
              [w["run"], w["header"], w["run_keys"]], "study_from_compare")
     who = [w[name] for name in ("run", "seed", "rater", "rater_key", "run_keys")]
     shown = [w[name] for name in ("header", "images", "current", "best", "rating_panel")]
-    _checked(w["start_button"].click, check_start, start, who, [*shown, w["rater_key"], w["kept_key"]], "study_start")
-    rating = [w[name] for name in ("style", "content", "best")]
+    checklist = ([w[name] for name in ("run", "seed", "run_keys", "current")], w["checklist"])
+    _checked(w["start_button"].click, check_start, start, who, [*shown, w["rater_key"], w["kept_key"]],
+             "study_start").then(checklist_shown, *checklist, api_name=False)
+    rating = [w[name] for name in ("style", "content", "best", "checklist")]
     _checked(w["submit_button"].click, check_rating, submit, [*who, w["current"], *rating],
-             [*shown, w["style"], w["content"]], "study_rate")
+             [*shown, w["style"], w["content"]], "study_rate").then(checklist_shown, *checklist, api_name=False)
     _checked(w["stats_button"].click, check_statistics, statistics, [w["run"], w["seed"], w["run_keys"]],
-             [w[name] for name in ("summary", "boxplot", "stats_note", "agreement", "agreement_plot", "stats_panel")],
+             [w[name] for name in ("summary", "boxplot", "stats_note", "agreement", "agreement_plot", "stats_panel",
+                                   "calibration", "reliability", "calibration_note", "calibration_panel")],
              "study_stats")

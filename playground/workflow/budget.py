@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..catalog.judges import load_judge_cards
 from ..comparison import Comparison
+from ..config import get_settings
 from ..engine import throughput
+from ..errors import PlaygroundError
 from ..judges.base import Judges
 from ..models import registry
 from ..models.loading import pick_device
@@ -29,11 +32,11 @@ def step_seconds(model_id: str, width: int | None, height: int | None, guided: b
     """Seconds per image-step of `model_id` at width x height on this device: measured here, else
     the registry's `step_seconds` scaled by pixels (x CLIP_GUIDANCE_COST when guided)."""
     card = registry.card(model_id)
-    width, height = width or (card.width if card else 512), height or (card.height if card else 512)
-    measured = throughput.step_seconds(model_id, pick_device()[0].type, guided, width * height)
+    pixels = _pixels(model_id, width, height)
+    measured = throughput.step_seconds(model_id, pick_device()[0].type, guided, pixels)
     if measured is not None:
         return measured
-    base = card.step_seconds * width * height / (card.width * card.height) if card else registry.DEFAULT_STEP_SECONDS
+    base = card.step_seconds * pixels / (card.width * card.height) if card else registry.DEFAULT_STEP_SECONDS
     return base * (CLIP_GUIDANCE_COST if guided else 1)
 
 
@@ -50,11 +53,54 @@ def judging(images: int, judges: Judges) -> float:
     return images * sum(cards[j.id].gpu_seconds_per_image for j in judges.judges if j.id in cards)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """What a grid will cost, said before it runs: its images and denoising steps, the seconds it
+    should take on this device once its models are loaded, whether those come from this app's
+    own measurements (else the registry's `step_seconds` and judges.yaml), and the seconds a
+    ZeroGPU request for it asks for."""
+
+    images: int
+    image_steps: int
+    seconds: float
+    measured: bool
+    zerogpu_seconds: int
+
+
+def estimate(comparison: Comparison, judges: Judges) -> Estimate:
+    """The cost of `comparison` judged by `judges`: each row's images at its model's measured
+    speed, plus the time per image this panel took besides denoising on earlier requests."""
+    device = pick_device()[0].type
+    per_row = len(comparison.columns) * comparison.images_per_cell
+    drawn = sum(drawing(m, s, per_row, comparison.width, comparison.height) for m, s in comparison.rows)
+    rest = throughput.rest_seconds(judges.key, device)
+    judged = judging(comparison.n_images, judges) if rest is None else rest * comparison.n_images
+    measured = rest is not None and all(
+        _measured(m, comparison.width, comparison.height, bool(s.clip_guidance_scale)) for m, s in comparison.rows)
+    return Estimate(comparison.n_images, sum(per_row * s.steps for _, s in comparison.rows), drawn + judged, measured,
+                    compare(comparison, judges))
+
+
+def _pixels(model_id: str, width: int | None, height: int | None) -> int:
+    """Pixels per image: the request's size, else the model's native one (512 x 512 for a model not registered)."""
+    card = registry.card(model_id)
+    return (width or (card.width if card else 512)) * (height or (card.height if card else 512))
+
+
+def _measured(model_id: str, width: int | None, height: int | None, guided: bool) -> bool:
+    return throughput.step_seconds(model_id, pick_device()[0].type, guided, _pixels(model_id, width, height)) is not None
+
+
 def compare(comparison: Comparison, judges: Judges) -> int:
     """A whole grid: each model loaded, each row drawn, every image judged."""
     per_row = len(comparison.columns) * comparison.images_per_cell
     drawn = sum(drawing(m, s, per_row, comparison.width, comparison.height) for m, s in comparison.rows)
     return _seconds(len(comparison.models), drawn + judging(comparison.n_images, judges))
+
+
+def from_cache(comparison: Comparison, judges: Judges) -> int:
+    """A grid shown from the image cache: each model loaded (for its images' keys), every image judged."""
+    return _seconds(len(comparison.models), judging(comparison.n_images, judges))
 
 
 def cell(comparison: Comparison, row: int, judges: Judges) -> int:
@@ -85,6 +131,17 @@ def pictures(model_ids: Sequence[str], settings: Sequence[GuidanceSetting], imag
     drawn = sum(drawing(m, s, images) for m, s in zip(model_ids, settings))
     judged = judging(images * len(model_ids), judges) if judges else 0.0
     return _seconds(len(set(model_ids)), drawn + judged)
+
+
+def check_duration(seconds: float) -> None:
+    """Refuse, before it runs, a ZeroGPU call longer than ZeroGPU grants (PLAYGROUND_ZEROGPU_MAX_SECONDS)."""
+    longest = get_settings().zerogpu_max_s
+    if seconds > longest:
+        raise PlaygroundError(
+            f"This request would ask ZeroGPU for about {math.ceil(seconds)} s of GPU time; one call may ask for at most "
+            f"{longest} s. Draw fewer images, steps or models at once, or run the grid as a sweep on a machine of your "
+            "own: `playground sweep STUDY.yaml --out runs/NAME` (see the README's Research mode)."
+        )
 
 
 def _seconds(models: int, work: float) -> int:

@@ -8,6 +8,7 @@ same PNGs into its run folder. What the UI shows is what the API returns.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -21,12 +22,14 @@ from ..catalog.curated import load_curated
 from ..catalog.templates import load_templates
 from ..comparison import Comparison, ComparisonResult
 from ..config import get_settings
+from ..engine import throughput
 from ..engine.generate import ProgressFn, joined, run, stream
 from ..errors import PlaygroundError
 from ..files import trim_soon
 from ..judges import base as judging
 from ..judges.base import AUTO, Context, Judges
 from ..judges.rank import best_in_row, best_of_n
+from ..models.loading import pick_device
 from ..render import grid_image
 from ..render.export import save_images, write_zip
 from ..types import GuidanceSetting
@@ -68,12 +71,14 @@ def rank(result: ComparisonResult, judges: Judges) -> ComparisonResult:
 
 def stream_and_evaluate(
     comparison: Comparison, judges: Judges | str, context: Context | None = None, progress: ProgressFn | None = None,
+    cached_only: bool = False,
 ) -> Iterator[ComparisonResult]:
     """Generate `comparison` batch by batch, judging each batch as it comes; yields the whole
-    grid so far (judged, ranked, in grid order) after every batch."""
+    grid so far (judged, ranked, in grid order) after every batch. With `cached_only`, only the
+    images in the image cache (nothing is drawn)."""
     judges, context = Judges.of(judges), context or Context(load_curated())
     chunks: list[ComparisonResult] = []
-    for chunk in stream(comparison, progress):
+    for chunk in stream(comparison, progress, cached_only):
         chunks.append(judge(chunk, judges, context))
         yield rank(joined(chunks), judges)
 
@@ -87,15 +92,30 @@ def generate_and_evaluate(
 
 def stream_to_folder(
     comparison: Comparison, judges: Judges | str, folder: Path | None = None, progress: ProgressFn | None = None,
-    context: Context | None = None,
+    context: Context | None = None, cached_only: bool = False,
 ) -> Iterator[ComparisonResult]:
     """`stream_and_evaluate`, saving as it goes: after every batch the new PNGs (with their
     parameters), the labelled grid PNG and the ZIP are on disk, so a Stop (or a crash) keeps
     everything done so far. Each result yielded has `image_path`, `folder` and `zip_path`."""
     folder = folder or new_run_folder()
     saved: dict[tuple[int, int, int], Path] = {}
-    for result in stream_and_evaluate(comparison, judges, context, progress):
-        yield save_result(result, folder, saved)
+    began = last = time.perf_counter()
+    for result in stream_and_evaluate(comparison, judges, context, progress, cached_only):
+        before = set(saved)
+        result = save_result(result, folder, saved)
+        now = time.perf_counter()
+        if last > began:  # the first batch also loads the models: not a measure of the rest
+            _record_rest(result.frame, before, Judges.of(judges), now - last)
+        last = now
+        yield replace(result, seconds=now - began)
+
+
+def _record_rest(frame: pd.DataFrame, before: set, judges: Judges, seconds: float) -> None:
+    """What a batch cost besides denoising, per image (its interval less its images' drawing
+    seconds): what the cost estimate adds per image (engine.throughput)."""
+    new = [key not in before for key in zip(frame["row"], frame["column"], frame["seed"])]
+    drawing = float(frame.loc[new, "seconds"].sum())
+    throughput.record_rest(judges.key, pick_device()[0].type, sum(new), seconds - drawing)
 
 
 def save_result(result: ComparisonResult, folder: Path, saved: dict | None = None) -> ComparisonResult:

@@ -24,6 +24,7 @@ from ..judges.base import AUTO, Judges
 from ..models.runtime import Runtime
 from ..types import MAX_COLUMNS, MAX_MODELS, Column, GuidanceSetting
 from . import prompt_sr as prompt_sr_axis
+from . import subgroups as subgroups_axis
 
 FREE = "free"  # a column whose prompt is typed, not filled from a template
 OFF = "off"  # an unused column
@@ -47,6 +48,7 @@ class CompareForm:
     width: int = 0
     height: int = 0
     prompt_sr: str = ""
+    subgroups: bool = False  # column 1 once per patient subgroup of its modality (demographics.yaml)
     scorer: str = ""
     medical_scorer: str = NONE
     domain_scorer: str = AUTO
@@ -69,6 +71,7 @@ class CompareForm:
         settings = None if table is None or not is_edited(table, fields.get("preset")) else tuple(parse_settings(table))
         return cls(subject=str(fields.get("subject") or ""), columns=columns, settings=settings,
                    models=tuple(chosen_models(fields.get("model"))), prompt_sr=str(fields.get("prompt_sr") or ""),
+                   subgroups=bool(fields.get("subgroups")),
                    scorer=str(fields.get("scorer") or ""), medical_scorer=str(fields.get("medical_scorer") or NONE),
                    domain_scorer=str(fields.get("domain_scorer") or AUTO), judge=str(fields.get("judge") or NONE),
                    decoder=str(fields.get("decoder") or "full"),
@@ -80,6 +83,7 @@ class CompareForm:
         columns = [*self.columns, *[(OFF, "")] * (MAX_COLUMNS - len(self.columns))]
         values: dict[str, object] = {"subject": self.subject, "images_per_cell": self.images_per_cell, "seed": self.seed,
                                      "width": self.width, "height": self.height, "prompt_sr": self.prompt_sr,
+                                     "subgroups": self.subgroups,
                                      "decoder": self.decoder, "guidance_decoder": self.guidance_decoder,
                                      "filled_for": self.filled_for or self.subject}
         if self.settings is not None:  # restored rows run as they are, on whichever model is chosen
@@ -113,6 +117,11 @@ class CompareForm:
             if not columns:
                 raise PlaygroundError("Prompt S/R varies column 1's prompt: fill column 1 first.")
             columns = prompt_sr_axis.expand(columns[0], self.prompt_sr)
+        if self.subgroups:
+            if not columns or self.prompt_sr.strip():
+                raise PlaygroundError("Patient subgroups make one column per subgroup of column 1's prompt: fill column 1 "
+                                      "with a template, and leave Prompt S/R empty (one column axis at a time).")
+            columns = subgroups_axis.expand(columns[0], self.subject)
         comparison = Comparison(
             subject=self.subject, columns=columns, settings=self.settings, images_per_cell=self.images_per_cell,
             base_seed=self.seed, model_id=models[0] if len(models) == 1 else models, guidance_scorer_id=judges.scorer_id,

@@ -103,7 +103,8 @@ def feedback(subject: str, failed: list[Criterion], curated: Curated) -> Feedbac
 
 @dataclass(frozen=True)
 class Reading:
-    """One image's checklist: its score (the mean probability), "k/n" passed, and each criterion's pass."""
+    """One image's checklist: its score (the mean probability), "k/n" passed, and each criterion's
+    pass (those a failed gate skipped left out)."""
 
     score: float
     passed: str
@@ -118,10 +119,10 @@ def read_checklists(frame: pd.DataFrame, images: list[Image.Image], judges: Judg
     labels = {c.id: c.label for c in context.curated.criteria}
     readings = []
     for _, row in frame.iterrows():
-        if judges.vlm_id:
-            marks = {labels[a["id"]]: a["p_yes"] > PASS for a in row["vlm_checklist"]}
+        if judges.vlm_id:  # a question its failed gate skipped is neither passed nor feedback
+            marks = {labels[a["id"]]: a["p_yes"] > PASS for a in row["vlm_checklist"] if not a.get("skipped")}
         else:
-            marks = {c["label"]: bool(c["passed"]) for c in row["criteria"]}
+            marks = {c["label"]: bool(c["passed"]) for c in row["criteria"] if not c.get("skipped")}
         readings.append(Reading(float(row[judges.checklist]), f"{sum(marks.values())}/{len(marks)}", marks))
     return readings
 
