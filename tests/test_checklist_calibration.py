@@ -14,6 +14,7 @@ adjacent violators gives 0 up to 0.3, 2/3 from 0.6 to 0.8 and 1 at 0.9.
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
 
 import numpy as np
@@ -170,12 +171,21 @@ def test_the_study_report_command_prints_the_calibration_table(tmp_path, capsys)
         p.name for p in (run / "report").iterdir()}
 
 
-def test_the_rater_answers_yes_no_or_unsure_per_question_and_reads_the_calibration(page, app_url):
+@pytest.fixture
+def shared_run():
+    """A hand-made checklist run where the app lists runs, removed afterwards: its table holds only
+    what this study needs, and later tests read every run there (the preference export)."""
+    run = made_run(get_settings().runs_dir / "checklist-study").run_dir
+    yield run
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def test_the_rater_answers_yes_no_or_unsure_per_question_and_reads_the_calibration(page, app_url, shared_run):
     from playwright.sync_api import expect
 
     from .test_study_browser import open_study, start
 
-    run = made_run(get_settings().runs_dir / "checklist-study").run_dir
+    run = shared_run
     open_study(page, app_url)
     start(page, "checklist-study", "eve")
     page.locator("#study-header").get_by_text("Condition 1 of 6").wait_for(timeout=30_000)

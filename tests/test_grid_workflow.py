@@ -84,7 +84,7 @@ def test_judging_the_same_images_again_reads_the_score_cache(tmp_path, monkeypat
     with sqlite3.connect(path) as db:
         counts = dict(db.execute("SELECT substr(judge, 1, instr(judge, ':')), COUNT(*) FROM readings GROUP BY 1"))
     assert counts["clip:"] >= 4  # one embedding per image and CLIP (the general one, the domain ones)
-    assert counts["judge:"] >= 4  # one P(yes) per image and checklist question
+    assert counts["judge-answers:"] >= 4  # one answer (P(yes) and raw P("Yes")) per image and checklist question
     second = evaluate(run(judged), Judges(SCORER, vlm_id="tiny-offline-vlm"))
     for column in ("clip_prompt", "domain_score", "criteria_score", "vlm_score", "probe_top3"):
         assert first.frame[column].tolist() == second.frame[column].tolist()

@@ -158,7 +158,7 @@ class Tools:
             judge: the checklist judge, a vision-language model the app offers; empty: the app's default; "none": CLIP's checklist only.
 
         Returns:
-            a dict with the subject, modality and prompt, `vlm_checklist` (id, question, p_yes per criterion) and `vlm_score` (their mean), `criteria` (CLIP's checklist: id, label, p, passed) and `criteria_score`, the CLIP scores, and which models judged.
+            a dict with the subject, modality and prompt, `vlm_checklist` (per criterion: id, question, p_yes, raw_yes, require: the ids of its gates, skipped: a gate failed) and `vlm_score` (the mean P(yes) of those not skipped), `criteria` (CLIP's checklist: id, label, p, passed, require, skipped) and `criteria_score`, the CLIP scores, and which models judged.
         """
         offered = sorted({t.modality for t in self.templates})
         if modality not in offered:
