@@ -5,6 +5,7 @@ same grid from the image cache."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields, replace
 
 import pytest
 
@@ -21,10 +22,14 @@ SMALL = CompareForm(subject="melanoma", columns=(("photo-short", ""), ("free", "
                     images_per_cell=1, seed=3, judge="none", medical_scorer="none")
 
 
-def test_a_form_survives_its_link():
-    reopened = form_link.form_of(form_link.query(SMALL))
-    assert reopened.columns[:2] == SMALL.columns and reopened.settings == SMALL.settings
-    assert (reopened.subject, reopened.models, reopened.seed, reopened.images_per_cell) == ("melanoma", ("tiny-offline",), 3, 1)
+def test_a_form_survives_its_link_every_field_of_it():
+    every = replace(SMALL, width=96, height=64, prompt_sr="photo, photograph", subgroups=True, scorer="tiny-offline-clip",
+                    domain_scorer="none", decoder="fast", guidance_decoder="fast", models=("tiny-offline", "tiny-offline-sdxl"))
+    reopened = form_link.form_of(form_link.query(every))
+    for field in fields(CompareForm):
+        if field.name not in ("columns", "filled_for", "label"):
+            assert getattr(reopened, field.name) == getattr(every, field.name), field.name
+    assert reopened.columns[:2] == SMALL.columns and reopened.filled_for == "melanoma"
     assert form_link.form_of(form_link.query(CompareForm(subject="melanoma"))).settings is None  # each model's preset
 
 
@@ -32,6 +37,7 @@ def test_a_form_survives_its_link():
     ("?subject=a&subject=b", "'subject' 2 times"),
     ("?subject=a&settings=[1", "not a list of rows"),
     ("?subject=a&seed=one", "Seed must be a whole number"),
+    ("?subject=a&subgroups=maybe", "it is true or false"),
     ("?subject=" + "x" * 40_000, "the limit is"),
 ])
 def test_a_bad_link_is_refused_in_a_sentence(query, words):

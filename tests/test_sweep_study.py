@@ -82,11 +82,13 @@ def test_a_rerun_after_an_interruption_only_redoes_what_is_missing(quick_run, tm
 
 def test_two_processes_under_accelerate_give_the_single_process_table(quick_run, tmp_path):
     out = tmp_path / "two"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # accelerate's multi-process launcher (torchrun); without a GPU each process joins over gloo on the CPU
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "-m", "playground", "sweep", str(QUICK), "--out", str(out)]
     done = subprocess.run(command, check=False, cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "process 1 of 2" in done.stderr and "process 2 of 2" in done.stderr  # two processes shared the units
     merged = pd.read_parquet(out / "results.parquet").drop(columns=["seconds"])
     single = pd.read_parquet(quick_run / "results.parquet").drop(columns=["seconds"])
     # accelerate runs each process on one CPU thread, the single run on two: sums round differently,

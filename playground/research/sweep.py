@@ -14,6 +14,7 @@ and `results.csv` (each written to a temporary file and renamed, never left half
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -170,15 +171,19 @@ def merge(out: Path, n_units: int) -> pd.DataFrame:
 
 def sweep(study: Study, out: Path) -> pd.DataFrame | None:
     """Run (or resume) `study` into `out`; returns the merged table on the main process."""
+    import torch
     from accelerate import PartialState
     from tqdm.auto import tqdm
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # processes on CPUs split the units too (gloo)
     work = units(study, load_templates())
     context = Context(load_curated())  # once, not per unit
     for folder in (out / "images", out / "parts"):
         folder.mkdir(parents=True, exist_ok=True)
     with state.split_between_processes(list(range(len(work)))) as mine:
+        if state.num_processes > 1:
+            print(f"{study.name}: process {state.process_index + 1} of {state.num_processes} takes {len(mine)} of "
+                  f"{len(work)} units.", file=sys.stderr, flush=True)
         for index in tqdm(mine, desc=f"{study.name} [{state.process_index}]", disable=not state.is_local_main_process):
             if not _unit_done(index, work[index], out):
                 run_unit(index, work[index], study, out, context)

@@ -100,14 +100,19 @@ def stream_to_folder(
     folder = folder or new_run_folder()
     saved: dict[tuple[int, int, int], Path] = {}
     began = last = time.perf_counter()
+    warm = (Judges.of(judges).key, tuple(comparison.models))
     for result in stream_and_evaluate(comparison, judges, context, progress, cached_only):
         before = set(saved)
         result = save_result(result, folder, saved)
         now = time.perf_counter()
-        if last > began:  # the first batch also loads the models: not a measure of the rest
+        if last > began or warm in _warm:  # a first batch that loaded the models is no measure of the rest
             _record_rest(result.frame, before, Judges.of(judges), now - last)
+        _warm.add(warm)
         last = now
         yield replace(result, seconds=now - began)
+
+
+_warm: set[tuple[str, tuple[str, ...]]] = set()  # (judges, models) this process has drawn a batch with: loaded
 
 
 def _record_rest(frame: pd.DataFrame, before: set, judges: Judges, seconds: float) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from urllib.parse import parse_qs, urlencode
 
 from .. import limits
@@ -23,9 +23,11 @@ from ..types import MAX_COLUMNS
 from .form import SETTINGS_HEADERS, CompareForm, table_of
 
 MAX_QUERY_CHARS = 4 * MAX_COLUMNS * 2_000 + 8_000  # four prompts and four negative prompts at the prompt limit, and the rest
-SCALARS = ("subject", "images_per_cell", "seed", "width", "height", "prompt_sr", "scorer", "medical_scorer",
-           "domain_scorer", "judge", "decoder", "guidance_decoder")
-NUMBERS = ("images_per_cell", "seed", "width", "height")
+STRUCTURED = ("columns", "settings", "models", "filled_for", "label")  # written field by field, or not at all
+SCALARS = tuple(f.name for f in fields(CompareForm) if f.name not in STRUCTURED)  # every other field of the form
+NUMBERS = tuple(f.name for f in fields(CompareForm) if f.type == "int")
+FLAGS = tuple(f.name for f in fields(CompareForm) if f.type == "bool")
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 KNOWN = {*SCALARS, "model", "settings", *(f"{kind}_{i}" for kind in ("template", "prompt") for i in range(1, MAX_COLUMNS + 1))}
 
 
@@ -52,15 +54,16 @@ def form_of(params: Mapping[str, str | Sequence[str]] | str) -> CompareForm:
     if isinstance(params, str):
         limits.text(params, "The link's query", MAX_QUERY_CHARS)
         params = parse_qs(params.lstrip("?"), keep_blank_values=True)
-    fields: dict[str, object] = {name: _one(name, values) for name, values in _lists(params).items()
-                                 if name in KNOWN and name != "model"}
-    limits.text("".join(str(v) for v in fields.values()), "The link's form", MAX_QUERY_CHARS)
-    fields["model"] = _lists(params).get("model", [])
-    if "settings" in fields:
-        fields["settings"] = {"headers": SETTINGS_HEADERS, "data": _rows(str(fields["settings"]))}
-    fields |= {name: _number(str(fields[name])) for name in NUMBERS if name in fields}
-    fields["filled_for"] = fields.get("subject", "")  # a template column's prompt was filled for the link's subject
-    return CompareForm.from_fields(fields)
+    found: dict[str, object] = {name: _one(name, values) for name, values in _lists(params).items()
+                                if name in KNOWN and name != "model"}
+    limits.text("".join(str(v) for v in found.values()), "The link's form", MAX_QUERY_CHARS)
+    found["model"] = _lists(params).get("model", [])
+    if "settings" in found:
+        found["settings"] = {"headers": SETTINGS_HEADERS, "data": _rows(str(found["settings"]))}
+    found |= {name: _number(str(found[name])) for name in NUMBERS if name in found}
+    found |= {name: _flag(name, str(found[name])) for name in FLAGS if name in found}
+    found["filled_for"] = found.get("subject", "")  # a template column's prompt was filled for the link's subject
+    return CompareForm.from_fields(found)
 
 
 def _lists(params: Mapping[str, str | Sequence[str]]) -> dict[str, list[str]]:
@@ -79,6 +82,13 @@ def _number(text: str) -> float | str:
         return float(text)
     except ValueError:
         return text
+
+
+def _flag(name: str, text: str) -> bool:
+    """An on/off field's value ("true" or "false")."""
+    if text.strip().lower() not in (*TRUE, *FALSE):
+        raise PlaygroundError(f"The link gives {name!r} as {limits.shown(text)}; it is true or false.")
+    return text.strip().lower() in TRUE
 
 
 def _rows(text: str) -> list[list[object]]:
