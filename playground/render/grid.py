@@ -9,6 +9,7 @@ not yet judged, and a frame of the generate step alone lays out without badges o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 import pandas as pd
@@ -35,13 +36,15 @@ class Header:
 @dataclass(frozen=True)
 class CellImage:
     """One image of a cell: `position` is its row's iloc position in the frame (and in the
-    result's images), `badges` its scores ("CLIP 27.1"), `marks` its flags ("★", "⚠ sees X")."""
+    result's images), `badges` its scores ("CLIP 27.1"), `marks` its flags ("★", "⚠ sees X"),
+    `origin` what it is called under its thumbnail ("seed 3", or the file a judged image came from)."""
 
     position: int
     seed: int
     badges: list[str]
     marks: list[str]
     problem: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,8 @@ def column_headers(frame: pd.DataFrame) -> list[Header]:
     """One header per prompt column present: its template (and its Prompt S/R term or patient
     subgroup) and its prompt."""
     columns = frame.drop_duplicates("column").sort_values("column")
-    return [Header(int(c["column"]), f"c{c['column'] + 1} {c['template_id']}" + _axis(c), c["prompt"])
-            for _, c in columns.iterrows()]
+    return [Header(int(c["column"]), f"c{c['column'] + 1} " + (origin(c) if _text(c, "file") else c["template_id"] + _axis(c)),
+                   c["prompt"]) for _, c in columns.iterrows()]
 
 
 def _axis(column: pd.Series) -> str:
@@ -185,7 +188,8 @@ def _axis(column: pd.Series) -> str:
 def row_headers(frame: pd.DataFrame) -> list[Header]:
     """One header per model x guidance row present: short model and setting; in full below."""
     rows = frame.drop_duplicates("row").sort_values("row")
-    return [Header(int(r["row"]), f"r{r['row'] + 1} {short_model(r['model_id'])} · {r['setting']}",
+    return [Header(int(r["row"]), f"r{r['row'] + 1} " + (" · ".join(filter(None, [short_model(r["model_id"]), r["setting"]]))
+                                                         or "images read from files"),
                    f"{r['model_id']} · {r['setting']}"
                    + (f" · negative prompt: {r['setting_negative_prompt']}" if r["setting_negative_prompt"] else ""))
             for _, r in rows.iterrows()]
@@ -212,8 +216,15 @@ def _heats(scores: dict[tuple[int, int], float | None]) -> dict[tuple[int, int],
 
 def _cell_images(cell: pd.DataFrame) -> list[CellImage]:
     """The cell's images in seed order; `cell` is indexed by frame position (see `layout`)."""
-    return [CellImage(int(position), int(row["seed"]), badges(row), marks(row), _text(row, "image_problem"))
+    return [CellImage(int(position), int(row["seed"]), badges(row), marks(row), _text(row, "image_problem"), origin(row))
             for position, row in cell.sort_values("seed", kind="stable").iterrows()]
+
+
+def origin(row: pd.Series) -> str:
+    """What an image is called: the file it was read from (an image judged from a file, which has
+    no seed of ours), else its seed."""
+    file = _text(row, "file")
+    return PurePath(file).name if file else f"seed {row['seed']}"
 
 
 def _legend(frame: pd.DataFrame, cells: list[Cell]) -> list[str]:
@@ -265,7 +276,8 @@ def detail_lines(row: pd.Series, number: int, checklist: bool = True) -> list[st
     them; `row` is its row of the frame), as plain lines: where it sits, what was sent, every
     score, the checklist (unless a caller draws it itself: `checklist_tree`) and the probe.
     Callers escape for their medium."""
-    lines = [f"Image {number} · {row['model_id']} · {row['template_id']} · {row['setting']} · seed {row['seed']}",
+    where = [row["model_id"], row["template_id"], row["setting"], origin(row)]
+    lines = [f"Image {number} · " + " · ".join(str(part) for part in where if part),
              f"- prompt: {row['prompt']}"]
     if row["negative_prompt"]:
         lines.append(f"- negative prompt: {row['negative_prompt']}")

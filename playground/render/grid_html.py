@@ -81,8 +81,8 @@ def _image(frame: pd.DataFrame, cell: Cell) -> str:
     parts = []
     for image in cell.images:
         row = frame.iloc[image.position]
-        src, alt = html.escape(file_url(row["image_path"])), html.escape(f"seed {image.seed}")
-        words = html.escape(" · ".join([*image.badges, *image.marks, f"seed {image.seed}"]))
+        src, alt = html.escape(file_url(row["image_path"])), html.escape(image.origin)
+        words = html.escape(" · ".join([*image.badges, *image.marks, image.origin]))
         lines = html.escape("\n".join(detail_lines(row, image.position + 1, checklist=False)))
         parts.append(
             f'<figure data-position="{image.position}"><details class="pg-zoom"><summary>'

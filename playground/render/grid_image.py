@@ -98,8 +98,8 @@ def pack(items: list[str], font: ImageFont.FreeTypeFont, width: int, sep: str = 
 
 
 def caption(image: CellImage, style: Style) -> list[str]:
-    """The lines under a thumbnail: seed, then badges, then marks."""
-    return [f"seed {image.seed}", *pack(image.badges, style.body, style.thumb),
+    """The lines under a thumbnail: its seed (or file), then badges, then marks."""
+    return [image.origin, *pack(image.badges, style.body, style.thumb),
             *pack(image.marks, style.body, style.thumb, sep="  ")]
 
 
