@@ -9,6 +9,7 @@ name (`inputs_kwargs`), so `/compare` takes keywords and no order of inputs matt
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,22 @@ class Handlers:
         self.form, self.runtime, self.templates, self.curated = form, form.runtime, templates, curated
         self.context = Context(curated, form.runtime.offline)
         self.cost = compare_cost.Cost(form, templates)
+        self._drawing: set[str] = set()  # sessions whose grid is being drawn (generate, re-run, decode)
+
+    @contextmanager
+    def drawing(self, request: gr.Request | None, refuse: bool = False) -> Iterator[None]:
+        """While a session's grid is drawn; with `refuse`, a second drawing of the same grid (a
+        Re-run or Decode pressed while Generate still runs) is refused in a sentence: both would
+        write the grid, and the later one would drop the other's images."""
+        session = request.session_hash if request is not None else None
+        if refuse and session in self._drawing:
+            raise PlaygroundError("This grid is still being drawn: wait for it to finish (or press Stop), then try "
+                                  "again.")
+        self._drawing.add(session)
+        try:
+            yield
+        finally:
+            self._drawing.discard(session)
 
     @user_errors
     def generate(self, request: gr.Request, progress=gr.Progress(), **fields):
@@ -189,7 +206,8 @@ class Handlers:
         estimate = budget.estimate(comparison, judges)
         drawing = gpu.each(stream_to_folder, comparison, judges, context=self.context, progress=progress,
                            request=request, seconds=estimate.zerogpu_seconds, previews=True)
-        saved = yield from streamed(drawing, Run(comparison, judges))
+        with self.drawing(request):
+            saved = yield from streamed(drawing, Run(comparison, judges))
         drawn = len(saved.frame) if saved else 0
         if saved is not None:
             self.cost.ran(request, form, estimate.seconds, saved.seconds, drawn)
@@ -205,9 +223,10 @@ class Handlers:
             raise PlaygroundError("Generate a comparison first, then pick an image whose cell to redraw.")
         picked = frame.iloc[image_position(len(frame), image)]
         row, column = int(picked["row"]), int(picked["column"])
-        yield from streamed(gpu.each(rerun_cell, run.comparison, shown_grid(frame), row, column, run.judges, context=self.context,
-                                     progress=progress, request=request,
-                                     seconds=budget.cell(run.comparison, row, run.judges), previews=True), run)
+        with self.drawing(request, refuse=True):
+            yield from streamed(gpu.each(rerun_cell, run.comparison, shown_grid(frame), row, column, run.judges,
+                                         context=self.context, progress=progress, request=request,
+                                         seconds=budget.cell(run.comparison, row, run.judges), previews=True), run)
 
     @user_errors
     def decode_full(self, frame: pd.DataFrame | None, run: Run | None, image: float | None, request: gr.Request,
@@ -216,10 +235,11 @@ class Handlers:
         if frame is None or frame.empty or run is None:
             raise PlaygroundError("Generate a comparison first, then pick a draft to decode in full.")
         position = image_position(len(frame), image)
-        yield from streamed(gpu.each(decode_in_full, run.comparison, shown_grid(frame), position, run.judges, context=self.context,
-                                     progress=progress, request=request,
-                                     seconds=budget.cell(run.comparison, int(frame["row"].iloc[position]), run.judges)),
-                            run)
+        with self.drawing(request, refuse=True):
+            yield from streamed(gpu.each(decode_in_full, run.comparison, shown_grid(frame), position, run.judges,
+                                         context=self.context, progress=progress, request=request,
+                                         seconds=budget.cell(run.comparison, int(frame["row"].iloc[position]),
+                                                             run.judges)), run)
 
     @user_errors
     def prefer(self, frame: pd.DataFrame | None, image: float | None, note: str = "",
