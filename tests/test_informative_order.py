@@ -145,3 +145,21 @@ def test_a_sweep_gives_its_run_the_study_files_order(tmp_path):
     sweep(study, tmp_path / "run")
     session = RatingSession(tmp_path / "run")
     assert session.ordering == "uncertainty" and len(session.order("ann")) == 1
+
+
+def test_a_compare_grid_becomes_a_run_with_the_checklist_and_the_order_asked_for(tmp_path):
+    from playground import compare
+    from playground.config import get_settings
+    from playground.ui.study_tab import rate_compare
+
+    grid = compare("melanoma", ["photo-short"], [GuidanceSetting(4.0, 2)], images_per_cell=1, folder=tmp_path / "grid")
+    runs, _, _ = rate_compare(grid.frame, {}, True, "disagreement")
+    session = RatingSession(get_settings().runs_dir / runs.value)
+    assert session.ordering == "disagreement"
+    item = session.next_item("ann")
+    assert [c.id for c in session.questions(item.key)]  # the photograph's checklist is asked
+    runs, _, _ = rate_compare(grid.frame, {})  # the defaults: random, no checklist
+    plain = RatingSession(get_settings().runs_dir / runs.value)
+    assert plain.ordering == "random" and plain.questions(plain.next_item("ann").key) == []
+    with pytest.raises(Exception, match="not one of: random, disagreement, uncertainty"):
+        rate_compare(grid.frame, {}, False, "sideways")

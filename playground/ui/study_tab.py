@@ -19,8 +19,9 @@ import pandas as pd
 from PIL import Image
 
 from .. import limits
+from ..config import get_settings
 from ..errors import PlaygroundError
-from ..research import access, calibration
+from ..research import access, calibration, informative_order
 from ..research.study import (
     SCALE,
     RatingSession,
@@ -35,6 +36,8 @@ from .common import user_errors
 from .compare import CompareTab
 
 SCALE_CHOICES = [(f"{value}: {label}", value) for value, label in SCALE.items()]
+ORDER_CHOICES = [("random, each rater's own", "random"), ("most informative: the judges disagree", "disagreement"),
+                 ("most informative: the checklist judge is unsure", "uncertainty")]  # informative_order.ORDERS
 AGREEMENT_HEADERS = ["Judge", "Compared with", "Spearman's rho", "95% interval", "Pairs", "Note"]
 KEY_NOTE = ("**Your rater key: `{}`** (shown only now). This browser keeps it for every run; write it down to "
             "resume from another browser (paste it under Rater key).")
@@ -58,16 +61,24 @@ def shown_runs(key: str | None, kept: str | None, run_keys: object = None) -> tu
 
 
 @user_errors
-def check_compare(frame: pd.DataFrame | None, run_keys: object = None) -> None:
+def check_compare(frame: pd.DataFrame | None, run_keys: object = None, checklist: bool = False,
+                  order: str = "random") -> None:
     check_result(frame)
     access.checked_keys(run_keys)
+    informative_order.checked(order)
 
 
 @user_errors
-def rate_compare(frame: pd.DataFrame | None, run_keys: object = None) -> tuple:
-    """The grid in Compare as a new run, private to this browser (its key joins `run_keys`)."""
+def rate_compare(frame: pd.DataFrame | None, run_keys: object = None, checklist: bool = False,
+                 order: str = "random") -> tuple:
+    """The grid in Compare as a new run, private to this browser (its key joins `run_keys`); its
+    raters answer the checklist too when asked, in `order` (random, or most informative first)."""
     keys, key = access.checked_keys(run_keys), access.new_key()
+    order = informative_order.checked(order)
     name = run_from_result(frame, owner_key=key)
+    session = RatingSession(get_settings().runs_dir / name)
+    session.ask_checklist(bool(checklist))
+    session.choose_order(order)
     keys = access.remember(keys, name, key)
     return gr.Dropdown(choices=access.visible_runs(keys), value=name), (
         f"The grid in Compare is now run `{name}` ({len(frame)} images), listed only in this browser. Type your "
@@ -188,7 +199,13 @@ def _layout() -> dict:
         w["rater_key"] = gr.Textbox(label="Rater key (kept in this browser)", type="password", elem_id="study-rater-key",
                                     info="Given at your first start; paste it here to resume on another browser.")
         w["start_button"] = gr.Button("Start / resume", elem_id="study-start")
-    w["from_compare"] = gr.Button("Rate the grid shown in Compare (a new run)", elem_id="study-from-compare")
+    with gr.Row(equal_height=True):
+        w["from_compare"] = gr.Button("Rate the grid shown in Compare (a new run)", elem_id="study-from-compare",
+                                      scale=2)
+        w["ask_checklist"] = gr.Checkbox(False, label="Raters answer the checklist too (yes / no / unsure)",
+                                         elem_id="study-ask-checklist", scale=1)
+        w["order"] = gr.Dropdown(ORDER_CHOICES, value="random", label="Order of the conditions", elem_id="study-order",
+                                 scale=1)
     w["header"] = gr.Markdown("Choose a run, or make one from the grid in Compare; then type your name and press "
                               "**Start / resume**.", elem_id="study-header")
     _rating_layout(w)
@@ -253,7 +270,8 @@ def build(compare: CompareTab) -> None:
     tab.select(shown_runs, [w["rater_key"], w["kept_key"], w["run_keys"]], [w["rater_key"], w["run"]],
                api_name=False).then(
         show_original, None, [w["original_summary"], w["original_plot"], w["original_note"]], api_name="original_study")
-    _checked(w["from_compare"].click, check_compare, rate_compare, [compare.result, w["run_keys"]],
+    _checked(w["from_compare"].click, check_compare, rate_compare,
+             [compare.result, w["run_keys"], w["ask_checklist"], w["order"]],
              [w["run"], w["header"], w["run_keys"]], "study_from_compare")
     who = [w[name] for name in ("run", "seed", "rater", "rater_key", "run_keys")]
     shown = [w[name] for name in ("header", "images", "current", "best", "rating_panel")]
