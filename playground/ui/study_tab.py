@@ -199,7 +199,7 @@ def _layout() -> dict:
         w["rater_key"] = gr.Textbox(label="Rater key (kept in this browser)", type="password", elem_id="study-rater-key",
                                     info="Given at your first start; paste it here to resume on another browser.")
         w["start_button"] = gr.Button("Start / resume", elem_id="study-start")
-    with gr.Row(equal_height=True):
+    with gr.Row():
         w["from_compare"] = gr.Button("Rate the grid shown in Compare (a new run)", elem_id="study-from-compare",
                                       scale=2)
         w["ask_checklist"] = gr.Checkbox(False, label="Raters answer the checklist too (yes / no / unsure)",
