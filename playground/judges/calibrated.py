@@ -1,6 +1,6 @@
 """Calibrated P(yes) beside the raw one: each checklist judge's answer mapped through the latest
 calibration stored for that judge, model and criterion (judges/calibration_store.py; fitted on a
-study's expert checklist answers by `playground study calibrate RUN`).
+study's expert checklist answers by `playground stats calibrate RUN`).
 
 It runs after the checklist judges (judges.yaml's order) and reads their records, so it declares
 one column of its own (`checklist_calibrated`) rather than writing into theirs: a record per
