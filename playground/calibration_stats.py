@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize as scipy_optimize
 from scipy import stats as scipy_stats
 
 BINS = 10  # equal-width bins of P(yes) for the reliability diagram and the ECE
@@ -36,8 +37,8 @@ def auroc(labels: Sequence[float], p: Sequence[float]) -> float:
     positives, negatives = int((y == 1).sum()), int((y == 0).sum())
     if not positives or not negatives:
         return math.nan
-    ranks = scipy_stats.rankdata(x)  # ties get their average rank
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    u = scipy_stats.mannwhitneyu(x[y == 1], x[y == 0], method="asymptotic").statistic  # no exact p-value wanted
+    return float(u / (positives * negatives))
 
 
 def cohen_kappa(labels: Sequence[float], p: Sequence[float], threshold: float = THRESHOLD) -> float:
@@ -88,22 +89,15 @@ class IsotonicMap:
 
 
 def isotonic_fit(p: Sequence[float], labels: Sequence[float]) -> IsotonicMap:
-    """The least-squares non-decreasing fit of `labels` on `p` (pool adjacent violators): equal
-    P(yes) values are pooled first, then neighbouring blocks whose means fall are merged until the
-    means rise. Each block becomes the breakpoints at its lowest and highest P(yes)."""
+    """The least-squares non-decreasing fit of `labels` on `p` (pool adjacent violators, scipy's):
+    equal P(yes) values are pooled first, each weighted by its answers, then neighbouring blocks
+    whose means fall are merged until the means rise. Each block becomes the breakpoints at its
+    lowest and highest P(yes)."""
     y, x = _arrays(labels, p)
     if not len(x):
         raise ValueError("an isotonic fit needs at least one answer")
-    blocks: list[list[float]] = []  # [sum of labels, count, lowest p, highest p]
-    for value in np.unique(x):
-        at = x == value
-        blocks.append([float(y[at].sum()), float(at.sum()), float(value), float(value)])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            last = blocks.pop()
-            blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2], last[3]]
-    xs, ys = [], []
-    for total, count, low, high in blocks:
-        for edge in dict.fromkeys((low, high)):
-            xs.append(edge)
-            ys.append(total / count)
-    return IsotonicMap(tuple(xs), tuple(ys))
+    values, at = np.unique(x, return_inverse=True)
+    counts = np.bincount(at)
+    fit = scipy_optimize.isotonic_regression(np.bincount(at, weights=y) / counts, weights=counts)
+    edges = [i for start, end in zip(fit.blocks[:-1], fit.blocks[1:]) for i in dict.fromkeys((start, end - 1))]
+    return IsotonicMap(tuple(values[edges].tolist()), tuple(fit.x[edges].tolist()))

@@ -4,7 +4,7 @@
     playground sweep glide-replication-quick --out runs/quick
     playground report-card tiny-offline --quick --out cards/quick
     playground stats report --out report
-    playground stats gaps runs/quick
+    playground sweep subgroups-quick --out runs/subgroups && playground stats gaps runs/subgroups
     playground stats study runs/quick && playground stats calibrate runs/quick
     playground refine --subject melanoma --template photo-detailed --rounds 2 --out refined
     playground prefs export --format dpo --out prefs-dpo

@@ -213,3 +213,14 @@ def test_the_rater_answers_yes_no_or_unsure_per_question_and_reads_the_calibrati
         expect(table.get_by_role("columnheader", name=header, exact=True)).to_have_count(1)
     expect(table.locator("[role=gridcell]").get_by_text("cross-section", exact=True)).to_have_count(2)  # both judges
     expect(page.locator("#study-reliability img")).to_have_count(2)  # one diagram per judge
+
+
+def test_a_damaged_calibrations_file_is_a_sentence_naming_it(tmp_path):
+    from playground.errors import PlaygroundError
+    from playground.judges import calibration_store
+
+    damaged = tmp_path / "calibrations.sqlite"
+    damaged.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(PlaygroundError, match="calibrations.sqlite\\) cannot be read"):
+        calibration_store.latest(damaged)
+    assert damaged.read_bytes().startswith(b"not a database")  # kept as it was: records are never dropped

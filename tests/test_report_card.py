@@ -108,7 +108,13 @@ def test_report_card_writes_one_page_with_every_judge_beside_the_experts(card):
     seen_instead = sum(top_label(list(r)) != s for r, s in zip(frame["probe_top3"], frame["subject"]))
     assert sum(int(row["images"]) for row in page.tables["Confusions the probe found"][0]) == seen_instead
 
-    assert len(page.images) == 8 + 1  # 2 styles x 2 phrasings x 2 settings (seed 0), and the per-style plot
+    subgroups = pd.read_parquet(card / f"{QUICK_RUN}-subgroups" / "results.parquet")  # 1 topic x 6 subgroups x 2 seeds
+    assert len(subgroups) == 12 and subgroups["subgroup"].nunique() == 6 and set(subgroups["modality"]) == {"x-ray"}
+    gap_rows = page.tables["Subgroup gaps"][0]
+    assert {row["judge"] for row in gap_rows} == set(score_columns(subgroups)[0])  # every judge with readings, side by side
+    for row in gap_rows:
+        assert float(row["gap"]) >= 0
+    assert len(page.images) == 8 + 2  # 2 styles x 2 phrasings x 2 settings (seed 0), the per-style and the gaps plots
     for src in page.images:
         assert not src.startswith(("/", "http", "file:")) and (card / src).is_file()
 
@@ -122,7 +128,8 @@ def test_a_second_run_resumes_without_drawing_again(card):
 
 
 def test_two_models_are_two_cards_side_by_side_row_for_row(card, tmp_path):
-    shutil.copytree(card / QUICK_RUN, tmp_path / QUICK_RUN)  # the first card resumes; only the second draws
+    for run in (QUICK_RUN, f"{QUICK_RUN}-subgroups"):  # the first card resumes; only the second draws
+        shutil.copytree(card / run, tmp_path / run)
     assert main(["report-card", "tiny-offline", "tiny-offline-sd3", "--quick", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "index.html").read_text(encoding="utf-8")
     page = Page(text)
@@ -133,7 +140,7 @@ def test_two_models_are_two_cards_side_by_side_row_for_row(card, tmp_path):
         assert [row[axis] for row in first] == [row[axis] for row in second]
     guided = [row for row in page.tables["Without and with CLIP guidance"][1] if "CLIP guidance" in row["setting"]]
     assert [(row["n"], row["clip_prompt"]) for row in guided] == [("0", "–")]  # SD3 draws no CLIP-guided row
-    assert len(page.images) == (8 + 1) + (4 + 1)
+    assert len(page.images) == (8 + 2) + (4 + 2)
 
 
 def test_the_page_escapes_every_text(tmp_path):

@@ -31,11 +31,22 @@ def _key(model_id: str, device: str, guided: bool) -> str:
 
 
 def _read() -> dict[str, float]:
+    """The measurements, parsed again only when the file changed (the cost under Generate reads
+    them on every change of the form, several times per estimate)."""
+    path = _path()
     try:
-        found = json.loads(_path().read_text(encoding="utf-8"))
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if _parsed.get(path, (None,))[0] != stamp:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            _parsed[path] = stamp, ({k: float(v) for k, v in found.items() if isinstance(v, (int, float)) and v > 0}
+                                    if isinstance(found, dict) else {})
     except (OSError, ValueError):
         return {}
-    return {k: float(v) for k, v in found.items() if isinstance(v, (int, float)) and v > 0} if isinstance(found, dict) else {}
+    return dict(_parsed[path][1])
+
+
+_parsed: dict[Path, tuple[tuple[int, int], dict[str, float]]] = {}  # by file: its stamp when parsed, and what it held
 
 
 def _average(key: str, value: float) -> None:

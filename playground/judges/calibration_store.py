@@ -21,6 +21,7 @@ import pandas as pd
 from .. import db as store
 from ..calibration_stats import IsotonicMap
 from ..config import get_settings
+from ..errors import PlaygroundError
 
 Key = tuple[str, str, str]  # (judge, model, criterion)
 
@@ -85,8 +86,12 @@ def table(path: Path | None = None) -> pd.DataFrame:
     path = _path(path)
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
-    with store.opened(path, MIGRATIONS) as db:
-        found = pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM calibrations ORDER BY fitted, id", db)
+    try:
+        with store.opened(path, MIGRATIONS) as db:
+            found = pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM calibrations ORDER BY fitted, id", db)
+    except sqlite3.DatabaseError as exc:  # records, not a cache: said, never set aside or dropped silently
+        raise PlaygroundError(f"The judges' calibrations ({path}) cannot be read: {exc}. Restore the file from a "
+                              "copy, or move it aside to judge without calibrations (PLAYGROUND_CALIBRATIONS).") from None
     return found.assign(x=[json.loads(v) for v in found["x"]], y=[json.loads(v) for v in found["y"]])
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 from PIL import Image
 
+from ..config import get_settings
 from ..models.vlm import Answer, load_vlm
 from .base import Context, Judges
 from .criteria import checklists, mean, read
@@ -28,14 +29,17 @@ def answers(vlm_id: str, images: Sequence[Image.Image], questions: Sequence[Sequ
             device: str | None = None) -> list[list[Answer]]:
     """The answer (P(yes) renormalised and raw) to each of images[i]'s questions[i], from the score
     cache where this model answered the same question on the same image before; the others are
-    asked together, each image read once (`checklist_answers`)."""
+    asked together, each image read once (`checklist_answers`); the model is loaded only then.
+    Answers with image splitting off (PLAYGROUND_JUDGE_SPLIT) are cached apart: the judge sees
+    other pixels."""
     pairs = [(i, q) for i, asked in enumerate(questions) for q in asked]
     if not pairs:
         return [[] for _ in images]
-    model = load_vlm(vlm_id, device)
+    split = get_settings().judge_split
 
     def ask(at: list[int]) -> list[Answer]:
         """Readings for the pairs at these positions (each stored as its two numbers)."""
+        model = load_vlm(vlm_id, device, split)
         uncached: dict[int, list[str]] = {}
         for k in at:
             uncached.setdefault(pairs[k][0], []).append(pairs[k][1])
@@ -44,7 +48,8 @@ def answers(vlm_id: str, images: Sequence[Image.Image], questions: Sequence[Sequ
         return [next(by_image[pairs[k][0]]) for k in at]
 
     # Named anew when the raw P("Yes") joined P(yes): answers stored as one number are asked again.
-    readings = iter(cached_readings(f"judge-answers:{vlm_id}", [images[i] for i, _ in pairs], ask,
+    judge = f"judge-answers:{vlm_id}" + ("" if split else "|one-frame")
+    readings = iter(cached_readings(judge, [images[i] for i, _ in pairs], ask,
                                     extra=[q for _, q in pairs]))
     return [[Answer(*map(float, next(readings))) for _ in asked] for asked in questions]
 

@@ -126,6 +126,11 @@ class VisionLanguageModel:
     def __init__(self, model_id: str, model: torch.nn.Module, processor, batch_size: int = 8) -> None:
         self.model_id, self.model, self.processor, self.batch_size = model_id, model, processor, batch_size
         self.yes_id, self.no_id = answer_ids(processor)
+        # As the processor's own apply_chat_template(tokenize=True) decides: a template that writes
+        # the BOS itself (Gemma's "<bos>", Idefics3's "<|begin_of_text|>") gets no second one from the
+        # tokenizer; answer_ids reads the template's tokens the same way.
+        bos = processor.tokenizer.bos_token
+        self.add_special_tokens = not (bos and self.prompt("").startswith(bos))
 
     def prompt(self, question: str) -> str:
         """The chat-template text of one user turn (image, then question) and the generation prompt."""
@@ -134,7 +139,8 @@ class VisionLanguageModel:
     def inputs(self, images: Sequence[Image.Image], questions: Sequence[str]):
         """Processor outputs for (image, question) pairs, padded on the left."""
         return self.processor(text=[self.prompt(q) for q in questions], images=[[im.convert("RGB")] for im in images],
-                              padding=True, padding_side="left", return_tensors="pt")
+                              padding=True, padding_side="left", add_special_tokens=self.add_special_tokens,
+                              return_tensors="pt")
 
     def on_device(self, inputs) -> dict[str, torch.Tensor]:
         """Processor outputs on the model's device, pixels in its dtype."""
@@ -205,9 +211,11 @@ class VisionLanguageModel:
         """
         prompts = [self.prompt(q) for q in questions]
         image_id = self.model.config.image_token_id
-        inputs = self.processor(text=prompts[:1], images=[[image.convert("RGB")]], return_tensors="pt")
+        inputs = self.processor(text=prompts[:1], images=[[image.convert("RGB")]],
+                                add_special_tokens=self.add_special_tokens, return_tensors="pt")
         expanded = inputs["input_ids"][0].tolist()
-        splits = [_around_image(ids, image_id) for ids in self.processor.tokenizer(prompts)["input_ids"]]
+        unexpanded = self.processor.tokenizer(prompts, add_special_tokens=self.add_special_tokens)["input_ids"]
+        splits = [_around_image(ids, image_id) for ids in unexpanded]
         if any(split is None or split[0] != splits[0][0] for split in splits):
             return None
         before, after = splits[0]

@@ -11,7 +11,8 @@ images are drawn and judged on the sweep machinery, so a card resumes where it s
 `accelerate launch` spreads the drawing as it spreads any sweep. Every judge configured runs
 (PLAYGROUND_SCORER, PLAYGROUND_MEDICAL_SCORER, each modality's domain CLIP, PLAYGROUND_JUDGE, the
 x-ray classifier, the probe), and the page sets each judge's mean per style, topic, phrasing and
-setting beside the original experts' medians for GLIDE (prompt_library/study-data/).
+setting beside the original experts' medians for GLIDE (prompt_library/study-data/); a second,
+smaller run draws the styles that have patient subgroups once per subgroup, for the gaps.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pandas as pd
 
 from .. import gaps, schema, stats
 from ..catalog.curated import Curated, load_curated
+from ..catalog.demographics import load_demographics
+from ..catalog.templates import load_templates
 from ..config import get_settings
 from ..errors import PlaygroundError
 from ..judges.probe import top_label
@@ -47,12 +50,14 @@ TOP_CONFUSIONS = 30  # rows of the confusion table, most frequent first
 
 @dataclass(frozen=True)
 class ReportCard:
-    """One model's card: the protocol it ran, where its run lies, and the run's result frame."""
+    """One model's card: the protocol it ran, where its run lies, the run's result frame with the
+    protocol's axes (`with_axes`), and the frame of its patient-subgroup run (`subgroup_protocol`)."""
 
     model: str
     study: Study
     run: Path
     frame: pd.DataFrame
+    subgroups: pd.DataFrame
 
 
 def protocol(model: str, quick: bool = False) -> Study:
@@ -73,6 +78,23 @@ def protocol(model: str, quick: bool = False) -> Study:
     })
 
 
+def subgroup_protocol(study: Study, quick: bool = False) -> Study:
+    """The protocol's patient-subgroup part: each short topic on each of the protocol's styles that
+    has subgroups (demographics.yaml: skin photographs, x-ray, CT, MRI), drawn once per subgroup on
+    the first setting (no CLIP guidance), one seed (every topic is another image of a subgroup).
+    `quick`: the first topic on the first such style, 2 seeds (an interval needs 2 images)."""
+    demographics, templates = load_demographics(), load_templates()
+    covered = {m for axis in demographics.axes for m in axis.modalities}
+    styles = [t for t in load_study(PROTOCOL).templates if templates[t].modality in covered]
+    topics = [s for s in load_study(PROTOCOL).subjects if "," not in s]
+    settings = [s for s in study.settings if not s.clip_guidance_scale][:1]
+    return study.model_copy(update={
+        "name": f"{study.name}-subgroups", "demographics": True, "settings": settings,
+        "templates": styles[:1] if quick else styles, "subjects": topics[:1] if quick else topics,
+        "seeds": 2 if quick else 1,
+    })
+
+
 def run_name(model: str, quick: bool = False) -> str:
     """The folder of `model`'s run under `out`/runs: its id made safe for a file name, '-quick' for the cut."""
     return (re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.") or "model") + ("-quick" if quick else "")
@@ -83,7 +105,8 @@ def run_card(model: str, out: Path, quick: bool = False) -> ReportCard | None:
     other processes of an `accelerate launch` (the main one merges the table)."""
     study, run = protocol(model, quick), out / "runs" / run_name(model, quick)
     frame = sweep(study, run)
-    return None if frame is None else ReportCard(model, study, run, frame)
+    subgroups = sweep(subgroup_protocol(study, quick), run.with_name(f"{run.name}-subgroups"))
+    return None if frame is None or subgroups is None else ReportCard(model, study, run, with_axes(frame), subgroups)
 
 
 def with_axes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +187,7 @@ def view(card: ReportCard, out: Path, ratings: pd.DataFrame, curated: Curated,
          rows: dict[str, list[str]] | None = None) -> CardView:
     """The card as the page shows it: its tables, sentences and plots (written under `out`/assets);
     `rows`: per axis, the values every card shows (`means`)."""
-    frame, assets = with_axes(card.frame), report_card_html.asset_folder(out, card.run.name)
+    frame, assets = card.frame, report_card_html.asset_folder(out, card.run.name)
     expert = experts(ratings, frame)
     scored, silent = score_columns(frame)
     tables = {heading: means(frame, axis, expert, (rows or {}).get(axis, ())) for heading, axis in AXES.items()}
@@ -178,12 +201,14 @@ def view(card: ReportCard, out: Path, ratings: pd.DataFrame, curated: Curated,
     notes["Confusions the probe found"] = (
         f"{found['images'].sum() if len(found) else 0} of {len(frame)} images: CLIP's probe ranked another label "
         "above the subject (its top 3 among the subject, its known confusers and the 8 styles).")
-    if "subgroup" in frame and frame["subgroup"].fillna("").ne("").any():
-        table = gaps.gaps(frame)
-        tables["Subgroup gaps"] = gaps.gap_summary(table)
-        plots["Subgroup gaps"] = gaps.plot(table, assets / "gaps.png")
-    else:
-        notes["Subgroup gaps"] = "This run has no patient-subgroup axis, so there are no gaps between subgroups to show."
+    table = gaps.gaps(card.subgroups)
+    tables["Subgroup gaps"] = gaps.gap_summary(table)
+    plots["Subgroup gaps"] = gaps.plot(table, assets / "gaps.png")
+    notes["Subgroup gaps"] = (
+        f"{len(card.subgroups)} more images: {card.subgroups['subject'].nunique()} topic(s) on "
+        f"{', '.join(card.subgroups['modality'].unique())}, once per patient subgroup (demographics.yaml), "
+        "judged by every judge; each judge's largest gap between subgroup means with its 95% interval. A judge "
+        "alone in scoring one group lower may be the judge, not the images.")
     sentence = (f"{len(frame)} images of {card.model}: {frame['style'].nunique()} styles x {frame['topic'].nunique()} "
                 f"topic(s), {' and '.join(frame['phrasing'].unique())}, {card.study.seeds} seed(s), settings: "
                 f"{'; '.join(s.label for s in card.study.settings)}. Judged by {', '.join(scored)}. Run folder: {card.run}.")
@@ -205,6 +230,5 @@ def write_report_cards(models: Sequence[str], out: Path, quick: bool = False) ->
     if any(card is None for card in cards):
         return None
     ratings, curated = original_ratings(), load_curated()
-    frames = [with_axes(card.frame) for card in cards]
-    rows = {axis: list(dict.fromkeys(value for frame in frames for value in frame[axis])) for axis in AXES.values()}
+    rows = {axis: list(dict.fromkeys(value for card in cards for value in card.frame[axis])) for axis in AXES.values()}
     return report_card_html.write(out, [view(card, out, ratings, curated, rows) for card in cards])

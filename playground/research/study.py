@@ -288,8 +288,8 @@ class RatingSession:
         """Store a rating; `best` is the 0-based index of the shown image marked best, if any;
         `checklist` the answers to the condition's checklist questions, when the run asks them."""
         rater = self._check_rater(rater)
-        item = self.check(rater, key, style, content, best, checklist)
-        answers = checklist_ratings.checked(self.questions(key), checklist)
+        item = self.check(rater, key, style, content, best, checklist)  # every question answered, nothing else
+        answers = dict(checklist or {})
         style, content, best = int(style), int(content), None if best is None else int(best)
         with store.writing(self.path, self._migrations(), "The rating") as db:
             db.execute(

@@ -1,13 +1,15 @@
 """Batch sweeps from a study file: many subjects x templates x guidance settings x seeds.
 
     playground sweep glide-replication-quick --out runs/quick
-    accelerate launch --cpu --num_processes 2 -m playground sweep STUDY.yaml --out runs/NAME
+    accelerate launch --multi_gpu --num_processes 2 -m playground sweep STUDY.yaml --out runs/NAME
 
 The work is cut into units (one subject x up to 4 templates, every setting and seed), each a
 `Comparison`; with `demographics: true`, a unit is one subject x one template drawn once per
-patient subgroup of its modality (prompt_library/demographics.yaml). A unit writes its PNGs (with parameters) and then its part of the table, atomically;
-a rerun skips units whose part and images are on disk and verified, so an interrupted sweep
-resumes. Under `accelerate launch` the units are split between processes with
+patient subgroup of its modality (prompt_library/demographics.yaml). A unit writes its PNGs (with
+parameters) and then its part of the table, atomically; a rerun skips units whose part and images
+are on disk and verified, so an interrupted sweep resumes. `--multi_gpu` is accelerate's
+multi-process launcher: without a GPU its processes join over gloo (`--cpu` alone starts one).
+Under `accelerate launch` the units are split between processes with
 `PartialState().split_between_processes`; the main process merges the parts into `results.parquet`
 and `results.csv` (each written to a temporary file and renamed, never left half-written).
 """
@@ -191,6 +193,7 @@ def sweep(study: Study, out: Path) -> pd.DataFrame | None:
     if not state.is_main_process:
         return None
     frame = merge(out, len(work))
-    RatingSession(out).choose_order(study.order)
-    RatingSession(out).ask_checklist(study.checklist)
+    session = RatingSession(out)
+    session.choose_order(study.order)
+    session.ask_checklist(study.checklist)
     return frame

@@ -35,12 +35,13 @@ from .zerogpu_standin import standin
 __all__ = ["Previews", "Progress", "each", "on_zerogpu", "report", "run", "stop"]
 
 
-def run(fn: Callable, *args: Any, seconds: float, **kwargs: Any) -> Iterator[Any]:
-    """`fn`'s progress and values, from wherever GPU work runs here (see the module docstring); on
-    ZeroGPU, a call longer than it grants is refused in a sentence before it starts."""
+def run(fn: Callable, *args: Any, seconds: float, previews: bool = False, **kwargs: Any) -> Iterator[Any]:
+    """`fn`'s progress and values (with `previews`, its live previews too: drawn only when asked
+    for), from wherever GPU work runs here (see the module docstring); on ZeroGPU, a call longer
+    than it grants is refused in a sentence before it starts."""
     if on_zerogpu():
         budget.check_duration(seconds)
-    return _runner()(fn, args, kwargs, seconds)
+    return _runner()(fn, args, kwargs, seconds, previews)
 
 
 def on_zerogpu() -> bool:
@@ -70,7 +71,7 @@ def each(fn: Callable, *args: Any, seconds: float, progress: gr.Progress | None 
     session from now on ends the task (a stale one is forgotten)."""
     session = request.session_hash if request is not None else None
     _stops.discard(session)
-    with closing(run(fn, *args, seconds=seconds, **kwargs)) as events:
+    with closing(run(fn, *args, seconds=seconds, previews=previews, **kwargs)) as events:
         for event in events:
             if session in _stops:
                 _stops.discard(session)
@@ -78,8 +79,6 @@ def each(fn: Callable, *args: Any, seconds: float, progress: gr.Progress | None 
             if isinstance(event, Progress):
                 if progress is not None:
                     report(progress, event)
-                continue
-            if isinstance(event, Previews) and not previews:
                 continue
             yield event
 
@@ -106,8 +105,8 @@ def _runner() -> Callable[[Callable, tuple, dict, float], Iterator[Any]]:
     return _in_process
 
 
-def _in_process(fn: Callable, args: tuple, kwargs: dict, _seconds: float) -> Iterator[Any]:
-    yield from task(fn, args, kwargs)
+def _in_process(fn: Callable, args: tuple, kwargs: dict, _seconds: float, previews: bool) -> Iterator[Any]:
+    yield from task(fn, args, kwargs, previews)
 
 
 _decorated: list[Callable] = []
@@ -119,5 +118,5 @@ def _zerogpu() -> Callable:
     if not _decorated:
         import spaces
 
-        _decorated.append(spaces.GPU(duration=lambda fn, args, kwargs, seconds: seconds)(_in_process))
+        _decorated.append(spaces.GPU(duration=lambda fn, args, kwargs, seconds, previews: seconds)(_in_process))
     return _decorated[0]

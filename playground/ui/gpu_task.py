@@ -54,9 +54,10 @@ class Failed:
     error: BaseException
 
 
-def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
-    """The device side: `fn(*args, progress=..., **kwargs)` in a thread; yields Progress and
-    Previews events and `fn`'s values. A PlaygroundError becomes a gr.Error (its sentence crosses the boundary);
+def task(fn: Callable, args: tuple, kwargs: dict, previews: bool = False) -> Iterator[Any]:
+    """The device side: `fn(*args, progress=..., **kwargs)` in a thread; yields Progress events
+    (and, with `previews`, Previews: the engine draws them only for a callback that takes them)
+    and `fn`'s values. A PlaygroundError becomes a gr.Error (its sentence crosses the boundary);
     anything else is logged under an id, and its sentence crosses."""
     if os.getpid() != MAIN_PID:
         import torch
@@ -75,7 +76,8 @@ def task(fn: Callable, args: tuple, kwargs: dict) -> Iterator[Any]:
             raise Stopped
         events.put(Previews(tuple(items)))
 
-    progress.preview = preview  # a callback with `preview` gets live previews (engine/previews.py)
+    if previews:
+        progress.preview = preview  # a callback with `preview` gets live previews (engine/previews.py)
 
     def work() -> None:
         try:

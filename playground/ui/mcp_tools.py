@@ -18,15 +18,16 @@ No `from __future__ import annotations` here: Gradio reads the return annotation
 import importlib.util
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .. import limits, schema
+from .. import schema
 from ..catalog.curated import Curated
 from ..catalog.templates import TemplateSet
-from ..config import Settings, get_settings
+from ..config import Settings
 from ..engine.progress import ProgressFn
 from ..errors import PlaygroundError
 from ..judges import base as judging
@@ -39,6 +40,7 @@ from ..types import MAX_COLUMNS, Column, GuidanceSetting
 from ..workflow import budget
 from ..workflow.compare import GRID_FILE, compare_to_folder
 from ..workflow.form import FREE, NONE, CompareForm, table_of
+from ..workflow.judge_files import Asked, read_image
 from . import gpu
 from .common import user_errors
 from .compare_form import DEFAULT_TEMPLATES
@@ -81,13 +83,9 @@ def _judge_on_device(judges: Judges, frame: pd.DataFrame, images: list[Image.Ima
 
 
 def _read_image(image: gr.FileData | dict) -> Image.Image:
-    """The uploaded image's pixels, refused before decoding when its header declares too many."""
-    try:
-        with Image.open(gr.FileData.model_validate(image).path) as opened:
-            limits.image_pixels(*opened.size, "The image")
-            return opened.convert("RGB")
-    except (UnidentifiedImageError, OSError):
-        raise PlaygroundError("The file is not an image that can be read; send a PNG, JPEG or WebP.") from None
+    """The uploaded image as the Judge tab reads its files (`workflow.judge_files.read_image`: the
+    size, pixel and format limits, upright, grey kept grey)."""
+    return read_image(Path(gr.FileData.model_validate(image).path), "The image")[0]
 
 
 class Tools:
@@ -163,12 +161,8 @@ class Tools:
         offered = sorted({t.modality for t in self.templates})
         if modality not in offered:
             raise PlaygroundError(f"Unknown modality {modality!r}; choose one of: {', '.join(offered)}.")
-        chars = get_settings().max_prompt_chars
-        subject = limits.text(subject, "The subject", chars).strip()
-        if not subject:
-            raise PlaygroundError("The subject is empty; name the medical subject the image should show, such as "
-                                  "'melanoma'.")
-        prompt = limits.text(prompt, "The prompt", chars).strip() or subject
+        asked = Asked.check(subject, prompt)
+        subject, prompt = asked.subject, asked.prompt or asked.subject
         judges = CompareForm(judge=judge or (self.runtime.judges or (NONE,))[0]).judges(self.runtime)
         frame = schema.new_frame([{"subject": subject, "modality": modality, "prompt": prompt, "image_problem": ""}])
         (judged,) = gpu.each(_judge_on_device, judges, frame, [_read_image(image)], self.context,

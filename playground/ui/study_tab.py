@@ -36,8 +36,8 @@ from .common import user_errors
 from .compare import CompareTab
 
 SCALE_CHOICES = [(f"{value}: {label}", value) for value, label in SCALE.items()]
-ORDER_CHOICES = [("random, each rater's own", "random"), ("most informative: the judges disagree", "disagreement"),
-                 ("most informative: the checklist judge is unsure", "uncertainty")]  # informative_order.ORDERS
+ORDER_CHOICES = [("random", "random"), ("judges disagree most first", "disagreement"),
+                 ("checklist judge least sure first", "uncertainty")]  # informative_order.ORDERS
 AGREEMENT_HEADERS = ["Judge", "Compared with", "Spearman's rho", "95% interval", "Pairs", "Note"]
 KEY_NOTE = ("**Your rater key: `{}`** (shown only now). This browser keeps it for every run; write it down to "
             "resume from another browser (paste it under Rater key).")
@@ -204,7 +204,7 @@ def _layout() -> dict:
                                       scale=2)
         w["ask_checklist"] = gr.Checkbox(False, label="Raters answer the checklist too (yes / no / unsure)",
                                          elem_id="study-ask-checklist", scale=1)
-        w["order"] = gr.Dropdown(ORDER_CHOICES, value="random", label="Order of the conditions", elem_id="study-order",
+        w["order"] = gr.Dropdown(ORDER_CHOICES, value="random", label="Order of the conditions (each rater's own shuffle among equals)", elem_id="study-order",
                                  scale=1)
     w["header"] = gr.Markdown("Choose a run, or make one from the grid in Compare; then type your name and press "
                               "**Start / resume**.", elem_id="study-header")
@@ -277,10 +277,10 @@ def build(compare: CompareTab) -> None:
     shown = [w[name] for name in ("header", "images", "current", "best", "rating_panel")]
     checklist = ([w[name] for name in ("run", "seed", "run_keys", "current")], w["checklist"])
     _checked(w["start_button"].click, check_start, start, who, [*shown, w["rater_key"], w["kept_key"]],
-             "study_start").then(checklist_shown, *checklist, api_name=False)
+             "study_start").success(checklist_shown, *checklist, api_name=False)
     rating = [w[name] for name in ("style", "content", "best", "checklist")]
     _checked(w["submit_button"].click, check_rating, submit, [*who, w["current"], *rating],
-             [*shown, w["style"], w["content"]], "study_rate").then(checklist_shown, *checklist, api_name=False)
+             [*shown, w["style"], w["content"]], "study_rate").success(checklist_shown, *checklist, api_name=False)
     _checked(w["stats_button"].click, check_statistics, statistics, [w["run"], w["seed"], w["run_keys"]],
              [w[name] for name in ("summary", "boxplot", "stats_note", "agreement", "agreement_plot", "stats_panel",
                                    "calibration", "reliability", "calibration_note", "calibration_panel")],

@@ -80,9 +80,9 @@ class _Worker:
     def _serve(self) -> None:
         _close_inherited({self.arguments_in.fileno(), self.results_out.fileno()})
         while True:
-            fn, args, kwargs = self.arguments_in.recv()
+            fn, args, kwargs, previews = self.arguments_in.recv()
             self.stop.clear()
-            generator = task(fn, args, kwargs)
+            generator = task(fn, args, kwargs, previews)
             try:
                 for value in generator:
                     if self.stop.is_set():
@@ -164,11 +164,11 @@ def _worker() -> _Worker:
         return worker
 
 
-def standin(fn: Callable, args: tuple, kwargs: dict, _seconds: float) -> Iterator[Any]:
-    """`task(fn, args, kwargs)` in the worker; its values, unpickled here."""
+def standin(fn: Callable, args: tuple, kwargs: dict, _seconds: float, previews: bool) -> Iterator[Any]:
+    """`task(fn, args, kwargs, previews)` in the worker; its values, unpickled here."""
     worker = _worker()
     try:
-        worker.arguments.send((fn, args, kwargs))  # pickles here, in the caller: a PicklingError is raised now
+        worker.arguments.send((fn, args, kwargs, previews))  # pickles here, in the caller: a PicklingError is raised now
     except Exception:
         worker.idle.set()
         raise

@@ -22,7 +22,7 @@ from ..errors import PlaygroundError
 from ..types import MAX_COLUMNS
 from .form import SETTINGS_HEADERS, CompareForm, table_of
 
-MAX_QUERY_CHARS = 4 * MAX_COLUMNS * 2_000 + 8_000  # four prompts and four negative prompts at the prompt limit, and the rest
+MAX_QUERY_CHARS = 4 * MAX_COLUMNS * 2_000 + 8_000  # a ceiling against abuse: a full form of long prompts, percent-encoded
 STRUCTURED = ("columns", "settings", "models", "filled_for", "label")  # written field by field, or not at all
 SCALARS = tuple(f.name for f in fields(CompareForm) if f.name not in STRUCTURED)  # every other field of the form
 NUMBERS = tuple(f.name for f in fields(CompareForm) if f.type == "int")
@@ -54,10 +54,11 @@ def form_of(params: Mapping[str, str | Sequence[str]] | str) -> CompareForm:
     if isinstance(params, str):
         limits.text(params, "The link's query", MAX_QUERY_CHARS)
         params = parse_qs(params.lstrip("?"), keep_blank_values=True)
-    found: dict[str, object] = {name: _one(name, values) for name, values in _lists(params).items()
+    given = _lists(params)
+    found: dict[str, object] = {name: _one(name, values) for name, values in given.items()
                                 if name in KNOWN and name != "model"}
     limits.text("".join(str(v) for v in found.values()), "The link's form", MAX_QUERY_CHARS)
-    found["model"] = _lists(params).get("model", [])
+    found["model"] = given.get("model", [])
     if "settings" in found:
         found["settings"] = {"headers": SETTINGS_HEADERS, "data": _rows(str(found["settings"]))}
     found |= {name: _number(str(found[name])) for name in NUMBERS if name in found}
