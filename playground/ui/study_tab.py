@@ -204,7 +204,7 @@ def _layout() -> dict:
                                       scale=2)
         w["ask_checklist"] = gr.Checkbox(False, label="Raters answer the checklist too (yes / no / unsure)",
                                          elem_id="study-ask-checklist", scale=1)
-        w["order"] = gr.Dropdown(ORDER_CHOICES, value="random", label="Order of the conditions (each rater's own shuffle among equals)", elem_id="study-order",
+        w["order"] = gr.Dropdown(ORDER_CHOICES, value="random", label="Order of the conditions", elem_id="study-order",
                                  scale=1)
     w["header"] = gr.Markdown("Choose a run, or make one from the grid in Compare; then type your name and press "
                               "**Start / resume**.", elem_id="study-header")
