@@ -57,12 +57,12 @@ class Links:
         """A page opened from a link: its form filled in, and `linked` set, which looks for its
         grid (`show`). Any other page is left as it is."""
         if not form_link.is_link(request.query_params):
-            return {}
+            return {self.tab.linked: False}  # unchanged: nothing is looked for
         try:
             form = form_link.form_of(str(request.query_params))
             values = self.tab.restore(replace(form, label="the link"))
         except PlaygroundError as exc:
-            return {self.tab.link_status: f"⚠ This link could not be opened: {text(str(exc))}"}
+            return {self.tab.linked: False, self.tab.link_status: f"⚠ This link could not be opened: {text(str(exc))}"}
         return values | {self.tab.linked: True, self.tab.link_status: "Opened from a link: looking for its grid in "
                                                                       "the image cache…"}
 
@@ -94,6 +94,7 @@ def wire(links: Links, parts: dict, demo: gr.Blocks) -> None:
     tab = links.tab
     parts["button"].click(links.query, inputs_kwargs=tab.form.widgets, outputs=parts["query"], api_name="form_link").then(
         None, parts["query"], parts["link"], js=TO_URL, api_name=False)
-    demo.load(links.open, None, [*tab.form.components(), tab.linked, tab.link_status], api_name=False)
+    demo.load(links.open, None, [*tab.form.components(), tab.linked, tab.link_status], show_progress="hidden",
+              api_name=False)
     tab.linked.change(links.show, inputs_kwargs=tab.form.widgets, outputs=[*tab.outputs, tab.link_status],
                       show_progress_on=tab.outputs[0], api_name=False)  # only a page opened from a link
